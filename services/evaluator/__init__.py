@@ -1,0 +1,1 @@
+"""The evaluator service: a pure core plus a thin NATS adapter."""

@@ -1,0 +1,1 @@
+"""The harvester service: a pure core plus a thin NATS adapter."""

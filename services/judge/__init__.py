@@ -1,0 +1,1 @@
+"""The judge service: a pure core plus a thin NATS adapter."""

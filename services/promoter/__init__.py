@@ -1,0 +1,1 @@
+"""The promoter service: a pure core plus a thin NATS adapter."""

@@ -1,0 +1,1 @@
+"""The trainer service: a pure core plus a thin NATS adapter."""

@@ -1,0 +1,1 @@
+"""Ouroboros' common library: the event contract, the bus adapter, storage, registry, models."""

