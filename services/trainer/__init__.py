@@ -1,1 +1,5 @@
-"""The trainer service: a pure core plus a thin NATS adapter."""
+"""Trainer: LoRA / QLoRA SFT of a specialist adapter (pure core in `train.py`, subprocess in `worker.py`)."""
+
+from services.trainer.train import TrainConfig, train_adapter
+
+__all__ = ["TrainConfig", "train_adapter"]

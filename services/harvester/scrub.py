@@ -1,0 +1,100 @@
+"""Replace secrets and e-mail addresses in text before it can become training data.
+
+Only precise, format-based patterns (in the spirit of detect-secrets' regex plugins): entropy
+detectors flag ordinary prose and code identifiers, which would corrupt the very text we train on.
+`scrub(text)` returns the cleaned text and a count per secret kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+SECRET = "<SECRET>"
+EMAIL = "<EMAIL>"
+
+# A complete PEM block; the lazy body also spans diff prefixes ("+") at line starts.
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+    re.DOTALL,
+)
+# A BEGIN line whose END was cut off (a truncated hunk): take the base64 lines that follow.
+_PEM_OPEN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[ \t]*\n[+\- \t]*[A-Za-z0-9+/=]{8,})*")
+
+_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
+    ("github_token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b")),
+    ("github_token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}\b")),
+    ("slack_token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
+    ("slack_webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}")),
+    ("stripe_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    ("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}")),
+    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("huggingface_token", re.compile(r"\bhf_[A-Za-z0-9]{30,}\b")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")),
+    ("bearer_token", re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/-]{20,}=*")),
+    ("url_credentials", re.compile(r"(?<=://)[^/\s:@'\"]+:[^/\s@'\"]+(?=@)")),
+)
+
+# `password = "..."`, `API_KEY: ...`, `"client_secret": "..."`, `db_password: str = "..."`.
+_KEYWORDS = (
+    r"password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|access[_-]?token"
+    r"|api[_-]?token|refresh[_-]?token|private[_-]?key|client[_-]?secret|credentials?"
+)
+_ASSIGNMENT = re.compile(
+    rf"(?P<key>\b[A-Za-z0-9_-]*?(?:{_KEYWORDS})[A-Za-z0-9_-]*)[\"']?"
+    r"(?P<sep>[ \t]*(?::[ \t]*[A-Za-z_][\w\[\], .|]*?)?[ \t]*(?:==?|:=|=>|:)[ \t]*)"
+    r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;)\"'}]+)",
+    re.IGNORECASE,
+)
+# Code, not a secret: `password = os.environ["X"]`, `secret = None`, `api_key: str`.
+_CODE_VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(|\[|$)")
+_PLACEHOLDER = re.compile(r"^(?:|<[^>]*>|\*+|x+|\.\.\.|\$\{?[\w.]+\}?|\{\{.*\}\}|%\(?\w*\)?s)$", re.IGNORECASE)
+
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+
+
+def _is_secret_value(raw: str) -> bool:
+    quoted = raw[:1] in "\"'" and len(raw) >= 2
+    value = raw[1:-1] if quoted else raw
+    if _PLACEHOLDER.match(value) or SECRET in value:
+        return False
+    if quoted:
+        return len(value) >= 3
+    if value.lower() in {"none", "null", "true", "false", "nil"}:
+        return False
+    # An unquoted identifier is usually a variable (`password = user_password`); one that
+    # carries a digit and no attribute access reads like a literal (`PASSWORD=hunter2`).
+    if _CODE_VALUE.match(value):
+        return any(c.isdigit() for c in value) and "." not in value and "(" not in value and "[" not in value
+    return len(value) >= 3
+
+
+def scrub(text: str) -> tuple[str, dict[str, int]]:
+    """Return `text` with secrets replaced by `<SECRET>` and e-mails by `<EMAIL>`, plus counts per kind."""
+    counts: dict[str, int] = {}
+
+    def sub(kind: str, pattern: re.Pattern[str], s: str, repl: Callable[[re.Match[str]], str] | str) -> str:
+        def one(m: re.Match[str]) -> str:
+            out = repl(m) if callable(repl) else repl
+            if out != m.group(0):
+                counts[kind] = counts.get(kind, 0) + 1
+            return out
+
+        return pattern.sub(one, s)
+
+    text = sub("private_key", _PEM_BLOCK, text, SECRET)
+    text = sub("private_key", _PEM_OPEN, text, SECRET)
+    for kind, pattern in _TOKEN_PATTERNS:
+        text = sub(kind, pattern, text, SECRET)
+
+    def assignment(m: re.Match[str]) -> str:
+        val = m.group("val")
+        if not _is_secret_value(val):
+            return m.group(0)
+        quote = val[0] if val[0] in "\"'" and len(val) >= 2 else ""
+        return m.group(0)[: m.start("val") - m.start(0)] + f"{quote}{SECRET}{quote}"
+
+    text = sub("assignment", _ASSIGNMENT, text, assignment)
+    text = sub("email", _EMAIL, text, EMAIL)
+    return text, counts

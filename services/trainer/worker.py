@@ -1,0 +1,33 @@
+"""Run one training job in its own process and print its metrics as the last stdout line.
+
+    python -m services.trainer.worker --dataset DIR --base DIR --out DIR --config-json '{"max_steps": 8}'
+
+The bus adapter starts this as a subprocess so its event loop keeps sending `in_progress()`
+heartbeats while torch holds the CPU or GPU; it reads the last line as `TrainMetrics` JSON.
+A non-zero exit status means the job failed (the traceback is on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from services.trainer.train import TrainConfig, train_adapter
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.trainer.worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True, help="the judge's dataset directory")
+    parser.add_argument("--base", type=Path, required=True, help="local base model directory")
+    parser.add_argument("--out", type=Path, required=True, help="where the adapter is written")
+    parser.add_argument("--config-json", default="{}", help="TrainConfig fields as JSON")
+    args = parser.parse_args(argv)
+    metrics = train_adapter(args.dataset, args.base, args.out, TrainConfig.from_json(args.config_json))
+    sys.stdout.flush()
+    print(metrics.model_dump_json(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""The thin NATS JetStream layer every service shares.
+
+- one stream (`OURO`, subjects `ouro.>`, limits retention) is the chronicle of every event;
+- each service owns durable pull consumers with explicit ack, `ack_wait` and `max_deliver`,
+  created *or updated* explicitly (a second `pull_subscribe` on an existing durable silently
+  keeps the old config);
+- several processes binding the same durable share its messages: that is the queue group
+  that judge workers and evaluators scale out with;
+- every delivery gets `in_progress()` heartbeats while its handler runs, so hours of training
+  never hit `ack_wait`, while a killed worker's message is redelivered one `ack_wait` later;
+- undecodable events and events that failed `max_deliver` times go to `ouro.dlq` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from shared import metrics
+from shared.events import STREAM_NAME, DeadLetter, Event, Subject, decode, subject_of
+
+log = logging.getLogger("ouro.bus")
+
+# JetStream drops a republished event with the same Nats-Msg-Id inside this window; handlers
+# are idempotent beyond it (registry markers), so this only has to cover a crash-and-redeliver.
+DUPLICATE_WINDOW_S = 3600
+
+
+class Poison(Exception):
+    """A handler's verdict that an event can never succeed: dead-letter it, do not retry."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    subjects: tuple[Subject, ...]
+    ack_wait: float = 30.0
+    max_deliver: int = 5
+    # One message in flight per consumer: training and evaluation are heavy and sequential.
+    max_ack_pending: int = 1
+    retry_delay: float = 2.0
+
+
+Handler = Callable[[Event, "Delivery"], Awaitable[None]]
+
+
+class Delivery:
+    """What a handler may know about the message it handles."""
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+
+    @property
+    def attempt(self) -> int:
+        return self._msg.metadata.num_delivered
+
+    async def in_progress(self) -> None:
+        await self._msg.in_progress()
+
+
+class Bus:
+    def __init__(self, nc: NATS, service: str) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.service = service
+
+    @classmethod
+    async def connect(cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0) -> Bus:
+        """Connect, retrying with backoff (attempts=0: forever) and saying so in the log."""
+        delay, attempt = 0.5, 0
+        while True:
+            attempt += 1
+            try:
+                nc = await nats.connect(
+                    url,
+                    name=service,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    allow_reconnect=True,
+                    connect_timeout=2,
+                )
+                bus = cls(nc, service)
+                await bus.ensure_stream()
+                log.info("%s connected to %s", service, url)
+                return bus
+            except Exception as err:  # noqa: BLE001 - any connect failure is retried the same way
+                if attempts and attempt >= attempts:
+                    raise ConnectionError(f"{service}: NATS at {url} unreachable after {attempt} attempts") from err
+                log.warning("%s: NATS at %s unreachable (%s); retrying in %.1f s", service, url, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+
+    # ------------------------------------------------------------------ stream and publish
+
+    async def ensure_stream(self) -> None:
+        config = StreamConfig(
+            name=STREAM_NAME,
+            subjects=["ouro.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            max_msg_size=8 * 1024 * 1024,
+        )
+        try:
+            await self.js.stream_info(STREAM_NAME)
+            await self.js.update_stream(config)
+        except NotFoundError:
+            await self.js.add_stream(config)
+
+    async def publish(self, event: Event) -> None:
+        subject = subject_of(event)
+        ack = await self.js.publish(
+            subject.value, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
+        )
+        log.debug("%s published %s %s%s", self.service, subject.value, event.event_id, " (dup)" if ack.duplicate else "")
+
+    # ------------------------------------------------------------------ buckets
+
+    async def kv(self, bucket: str, history: int = 10) -> KeyValue:
+        try:
+            return await self.js.key_value(bucket)
+        except BucketNotFoundError:
+            with contextlib.suppress(Exception):
+                return await self.js.create_key_value(bucket=bucket, history=history)
+            return await self.js.key_value(bucket)  # created by a racing service
+
+    async def object_store(self, bucket: str) -> ObjectStore:
+        try:
+            return await self.js.object_store(bucket)
+        except (BucketNotFoundError, NotFoundError):
+            with contextlib.suppress(Exception):
+                return await self.js.create_object_store(bucket=bucket)
+            return await self.js.object_store(bucket)
+
+    # ------------------------------------------------------------------ consuming
+
+    async def ensure_consumer(self, spec: ConsumerSpec) -> None:
+        config = ConsumerConfig(
+            name=spec.durable,
+            durable_name=spec.durable,
+            filter_subjects=[s.value for s in spec.subjects],
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=spec.ack_wait,
+            max_deliver=spec.max_deliver,
+            max_ack_pending=spec.max_ack_pending,
+        )
+        # CONSUMER.CREATE with an existing name updates it: new ack_wait/max_deliver take effect.
+        await self.js.add_consumer(STREAM_NAME, config)
+
+    async def consume(self, spec: ConsumerSpec, handler: Handler, stop: asyncio.Event) -> None:
+        await self.ensure_consumer(spec)
+        sub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=STREAM_NAME)
+        log.info("%s consuming %s", self.service, ", ".join(s.value for s in spec.subjects))
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(1, timeout=1.0)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    continue
+                except nats.errors.ConnectionClosedError:
+                    return
+                except Exception as err:  # noqa: BLE001 - reconnecting: keep polling
+                    log.warning("%s fetch failed: %s", self.service, err)
+                    await asyncio.sleep(1.0)
+                    continue
+                for msg in msgs:
+                    await self._deliver(spec, handler, msg)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _deliver(self, spec: ConsumerSpec, handler: Handler, msg: Msg) -> None:
+        subject = msg.subject
+        deliveries = msg.metadata.num_delivered
+        try:
+            event = decode(subject, msg.data)
+        except ValueError as err:
+            # Covers pydantic's ValidationError too: a schema-invalid event never succeeds.
+            await self.dead_letter(msg, f"undecodable event: {err}", deliveries)
+            metrics.EVENTS_FAILED.labels(self.service, subject, "invalid").inc()
+            await msg.term()
+            return
+
+        beat = asyncio.create_task(self._heartbeat(msg, spec.ack_wait / 3))
+        started = time.monotonic()
+        try:
+            await handler(event, Delivery(msg))
+        except Poison as err:
+            log.error("%s: poison %s %s: %s", self.service, subject, event.event_id, err)
+            metrics.EVENTS_FAILED.labels(self.service, subject, "poison").inc()
+            await self.dead_letter(msg, str(err), deliveries, event.cycle_id)
+            await msg.term()
+        except Exception as err:  # noqa: BLE001 - a handler bug must not kill the service
+            metrics.EVENTS_FAILED.labels(self.service, subject, "error").inc()
+            if deliveries >= spec.max_deliver:
+                log.exception("%s: %s failed %d times; dead-lettered", self.service, subject, deliveries)
+                await self.dead_letter(msg, f"failed {deliveries} times: {err!r}", deliveries, event.cycle_id)
+                await msg.term()
+            else:
+                log.warning("%s: %s failed (attempt %d): %r; retrying", self.service, subject, deliveries, err)
+                await msg.nak(delay=spec.retry_delay * deliveries)
+        else:
+            await msg.ack_sync()
+            metrics.EVENTS_HANDLED.labels(self.service, subject).inc()
+        finally:
+            beat.cancel()
+            metrics.HANDLER_SECONDS.labels(self.service, subject).observe(time.monotonic() - started)
+
+    @staticmethod
+    async def _heartbeat(msg: Msg, every: float) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(every)
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+
+    async def dead_letter(self, msg: Msg, reason: str, deliveries: int, cycle_id: str = "unknown") -> None:
+        metrics.DEAD_LETTERS.labels(self.service, msg.subject).inc()
+        await self.publish(
+            DeadLetter(
+                cycle_id=cycle_id,
+                service=self.service,
+                original_subject=msg.subject,
+                reason=reason[:2000],
+                payload=msg.data.decode("utf-8", errors="replace")[:100_000],
+                deliveries=deliveries,
+            )
+        )

@@ -1,0 +1,101 @@
+"""The bus adapter against a real nats-server: dedup, DLQ, redelivery, consumer updates."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from shared.bus import Bus, ConsumerSpec, Delivery, Poison
+from shared.events import STREAM_NAME, DeadLetter, Event, HarvestRequested, Subject, decode
+
+
+async def _collect(bus: Bus, subject: Subject, cycle_id: str, n: int, timeout: float = 10) -> list[Event]:
+    """Read events of one cycle from the stream with an ephemeral ordered consumer."""
+    got: list[Event] = []
+    sub = await bus.js.subscribe(subject.value, ordered_consumer=True)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(got) < n and asyncio.get_running_loop().time() < deadline:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except Exception:
+                continue
+            event = decode(msg.subject, msg.data)
+            if event.cycle_id == cycle_id:
+                got.append(event)
+    finally:
+        await sub.unsubscribe()
+    return got
+
+
+def _req(cycle: str) -> HarvestRequested:
+    return HarvestRequested(cycle_id=cycle, specialist="orchestrator")
+
+
+async def test_publish_is_deduplicated_by_event_id(bus: Bus) -> None:
+    cycle = uuid.uuid4().hex
+    event = _req(cycle)
+    await bus.publish(event)
+    await bus.publish(event)  # a retry after a crash: same Nats-Msg-Id
+    got = await _collect(bus, Subject.HARVEST_REQUESTED, cycle, 2, timeout=2)
+    assert [e.event_id for e in got] == [event.event_id]
+
+
+async def test_malformed_event_goes_to_dlq_and_consumer_keeps_running(bus: Bus) -> None:
+    cycle = uuid.uuid4().hex
+    handled: list[Event] = []
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        handled.append(event)
+
+    stop = asyncio.Event()
+    spec = ConsumerSpec(durable=f"t-{cycle[:8]}", subjects=(Subject.HARVEST_REQUESTED,), ack_wait=5)
+    await bus.ensure_consumer(spec)
+    await bus.js.publish(Subject.HARVEST_REQUESTED.value, b'{"cycle_id": "x", "specialist": "nobody"}')
+    await bus.js.publish(Subject.HARVEST_REQUESTED.value, b"not json at all")
+    good = _req(cycle)
+    await bus.publish(good)
+    task = asyncio.create_task(bus.consume(spec, handler, stop))
+    dead = await _collect(bus, Subject.DLQ, "unknown", 2)
+    for _ in range(50):
+        if any(e.event_id == good.event_id for e in handled):
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    assert any(e.event_id == good.event_id for e in handled)
+    assert len(dead) >= 2
+    assert all(isinstance(d, DeadLetter) and "undecodable event" in d.reason for d in dead)
+    assert any("not json at all" in d.payload for d in dead)
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None:
+    cycle = uuid.uuid4().hex
+    attempts: list[int] = []
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        if event.cycle_id != cycle:
+            return
+        attempts.append(delivery.attempt)
+        if len(attempts) < 2:
+            raise RuntimeError("transient")
+        raise Poison("this request can never succeed")
+
+    stop = asyncio.Event()
+    spec = ConsumerSpec(durable=f"r-{cycle[:8]}", subjects=(Subject.HARVEST_REQUESTED,), ack_wait=5, retry_delay=0.1)
+    await bus.publish(_req(cycle))
+    task = asyncio.create_task(bus.consume(spec, handler, stop))
+    dead = await _collect(bus, Subject.DLQ, cycle, 1)
+    stop.set()
+    await task
+    assert attempts == [1, 2]
+    assert "can never succeed" in dead[0].reason
+
+
+async def test_ensure_consumer_updates_an_existing_durable(bus: Bus) -> None:
+    name = f"u-{uuid.uuid4().hex[:8]}"
+    await bus.ensure_consumer(ConsumerSpec(durable=name, subjects=(Subject.DLQ,), ack_wait=5, max_deliver=3))
+    await bus.ensure_consumer(ConsumerSpec(durable=name, subjects=(Subject.DLQ,), ack_wait=9, max_deliver=7))
+    info = await bus.js.consumer_info(STREAM_NAME, name)
+    assert info.config.ack_wait == 9
+    assert info.config.max_deliver == 7

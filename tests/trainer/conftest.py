@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# `.venv/bin/pytest` does not put the repository root on sys.path (no `pythonpath` in pyproject yet).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from shared.tiny_model import build_tiny_model
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def write_dataset(out: Path, n: int = 12) -> Path:
+    """A judge-shaped dataset directory: `out/data` with messages plus the extra columns."""
+    from datasets import Dataset
+
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "id": f"ex-{i}",
+                "category": "tool_use" if i % 2 else "reasoning",
+                "generator": "test",
+                "format": "chat",
+                "messages": [
+                    {"role": "system", "content": "You route requests in the Ouroboros loop."},
+                    {"role": "user", "content": f"What is {i} + {i}?"},
+                    {"role": "assistant", "content": f"The answer is {2 * i}."},
+                ],
+            }
+        )
+    Dataset.from_list(rows).save_to_disk(str(out / "data"))
+    return out
+
+
+@pytest.fixture()
+def tiny_dataset(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "dataset")
