@@ -173,7 +173,7 @@ class Bus:
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(1, timeout=1.0)
-                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 except nats.errors.ConnectionClosedError:
                     return

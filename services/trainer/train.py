@@ -119,6 +119,7 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
     from peft import LoraConfig
     from transformers import AutoTokenizer, set_seed
     from trl import SFTConfig, SFTTrainer
+    from trl.chat_template_utils import has_generation_markers
 
     from shared.models import offline
 
@@ -130,7 +131,7 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
     model, method = load_base_model(base_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     inference_template = tokenizer.chat_template
-    if "<|im_start|>" in (inference_template or "") and "generation" not in inference_template:
+    if "<|im_start|>" in (inference_template or "") and not has_generation_markers(inference_template):
         tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
     cuda = torch.cuda.is_available()
     target = config.target_modules if isinstance(config.target_modules, str) else list(config.target_modules)
@@ -155,7 +156,7 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
         seed=config.seed,
         data_seed=config.seed,
         bf16=cuda,
-        gradient_checkpointing=cuda,  # memory matters on the GPU; on CPU it only costs time
+        activation_checkpointing=cuda,  # memory matters on the GPU; on CPU it only costs time
         logging_steps=1,
         save_strategy="no",
         report_to="none",

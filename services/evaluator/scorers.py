@@ -1,0 +1,171 @@
+"""Deterministic scorers: (model output, scorer spec) → a float in [0, 1].
+
+Each suite item names its scorer as data (`{"type": "numeric", "expected": 42}`); the spec
+models below validate those parameters when a suite is loaded, so a typo in a suite file fails
+at load time with the file and line, not halfway through an evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExactSpec(_Spec):
+    type: Literal["exact"]
+    expected: str
+
+
+class ContainsSpec(_Spec):
+    type: Literal["contains"]
+    strings: tuple[str, ...] = Field(min_length=1)
+    # any: 1 if one string appears; all: the fraction of the strings that appear
+    mode: Literal["any", "all"] = "any"
+
+
+class RegexSpec(_Spec):
+    type: Literal["regex"]
+    pattern: str
+    ignore_case: bool = True
+
+
+class JsonToolCallSpec(_Spec):
+    type: Literal["json_tool_call"]
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class NumericSpec(_Spec):
+    type: Literal["numeric"]
+    expected: float
+    tolerance: float = 1e-6
+
+
+class TokenBudgetSpec(_Spec):
+    type: Literal["token_budget"]
+    max_words: int = Field(gt=0)
+    keywords: tuple[str, ...] = ()
+
+
+ScorerSpec = Annotated[
+    ExactSpec | ContainsSpec | RegexSpec | JsonToolCallSpec | NumericSpec | TokenBudgetSpec,
+    Field(discriminator="type"),
+]
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, single spaces, no surrounding quotes or trailing punctuation."""
+    text = " ".join(text.lower().split())
+    return text.strip(" \"'`").rstrip(".!;:").strip()
+
+
+def exact(output: str, spec: ExactSpec) -> float:
+    return float(normalise(output) == normalise(spec.expected))
+
+
+def contains(output: str, spec: ContainsSpec) -> float:
+    text = output.lower()
+    found = [s.lower() in text for s in spec.strings]
+    return float(any(found)) if spec.mode == "any" else sum(found) / len(found)
+
+
+def regex(output: str, spec: RegexSpec) -> float:
+    return float(re.search(spec.pattern, output, re.IGNORECASE if spec.ignore_case else 0) is not None)
+
+
+def first_json_object(text: str) -> dict[str, Any] | None:
+    """The first `{...}` in `text` that parses as a JSON object, or None."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, str) and isinstance(actual, str):
+        return normalise(actual) == normalise(expected)
+    if isinstance(expected, int | float) and isinstance(actual, int | float) and not isinstance(actual, bool):
+        return abs(actual - expected) < 1e-9
+    return actual == expected
+
+
+def json_tool_call(output: str, spec: JsonToolCallSpec) -> float:
+    """0.2 for a JSON object, 0.4 for the right tool name, 0.4 × the fraction of arguments matched.
+
+    Accepts `{"name": ..., "arguments": {...}}`, OpenAI's string-encoded `arguments`, and the
+    same object wrapped in `{"tool_call": ...}` or `{"function": ...}`.
+    """
+    call = first_json_object(output)
+    if call is None:
+        return 0.0
+    for key in ("tool_call", "function"):
+        if isinstance(call.get(key), dict):
+            call = call[key]
+    args = call.get("arguments", call.get("args", {}))
+    if isinstance(args, str):
+        args = first_json_object(args) or {}
+    if not isinstance(args, dict):
+        args = {}
+    score = 0.2
+    if str(call.get("name", "")).strip() == spec.name:
+        score += 0.4
+    if spec.arguments:
+        matched = sum(_same(args.get(k), v) for k, v in spec.arguments.items())
+        score += 0.4 * matched / len(spec.arguments)
+    else:
+        score += 0.4
+    return round(score, 6)
+
+
+def last_number(text: str) -> float | None:
+    numbers = _NUMBER.findall(text)
+    if not numbers:
+        return None
+    try:
+        return float(numbers[-1].replace(",", ""))
+    except ValueError:
+        return None
+
+
+def numeric(output: str, spec: NumericSpec) -> float:
+    value = last_number(output)
+    return float(value is not None and abs(value - spec.expected) <= spec.tolerance)
+
+
+def token_budget(output: str, spec: TokenBudgetSpec) -> float:
+    """0 over budget (whitespace-separated words); within it, the fraction of keywords present."""
+    if len(output.split()) > spec.max_words:
+        return 0.0
+    if not spec.keywords:
+        return 1.0
+    text = output.lower()
+    return sum(k.lower() in text for k in spec.keywords) / len(spec.keywords)
+
+
+_SCORERS = {
+    "exact": exact,
+    "contains": contains,
+    "regex": regex,
+    "json_tool_call": json_tool_call,
+    "numeric": numeric,
+    "token_budget": token_budget,
+}
+
+
+def score(output: str, spec: ScorerSpec) -> float:
+    value = float(_SCORERS[spec.type](output, spec))
+    return min(1.0, max(0.0, value))

@@ -1,0 +1,123 @@
+"""The pieces every generator shares: a `Draft` (an example before it has a category and is
+scrubbed), the `Generator` protocol, and the skip counter.
+
+Generators never build `Example`s themselves: `core.harvest` maps each draft's task to the
+specialist's category and passes every text through `scrub` in one place, so no generator can
+forget to scrub.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from shared.events import ExampleFormat
+
+if TYPE_CHECKING:
+    from services.harvester.core import HarvestPlan
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One candidate example: chat messages plus where they came from, before category and scrub."""
+
+    generator: str
+    task: str  # what it teaches ("explain_function", "diff_review", ...); categories.py maps it
+    messages: tuple[tuple[str, str], ...]
+    source: str
+    commit: str | None = None
+    path: str | None = None
+    lines: tuple[int, int] | None = None
+    session_id: str | None = None
+    hint: str | None = None  # refines the category: a commit's class, a session turn's route
+    format: ExampleFormat = "chat"
+
+    @property
+    def prompt(self) -> str:
+        return next((c for r, c in reversed(self.messages) if r == "user"), "")
+
+    @property
+    def answer(self) -> str:
+        return next((c for r, c in reversed(self.messages) if r == "assistant"), "")
+
+
+class Skips:
+    """Counts `"<generator>:<reason>"`: bad input is skipped and counted, never raised."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add(self, generator: str, reason: str, n: int = 1) -> None:
+        self.counts[f"{generator}:{reason}"] += n
+
+
+@dataclass
+class Context:
+    """What a generator may read: the plan, the skip counter, and facts found along the way."""
+
+    plan: HarvestPlan
+    skips: Skips
+    commit_classes: Counter[str] = field(default_factory=Counter)
+    head_commit: str | None = None
+
+
+class Generator(Protocol):
+    """A source generator: reads the plan's inputs and yields drafts (sorted, deterministic)."""
+
+    name: str
+
+    def run(self, ctx: Context) -> Iterator[Draft]: ...
+
+
+class Transform(Protocol):
+    """A generator over other generators' drafts (conciseness drills, targeted variants)."""
+
+    name: str
+
+    def run(self, drafts: list[Draft], ctx: Context) -> Iterator[Draft]: ...
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def approx_tokens(text: str) -> int:
+    """Words plus punctuation: close enough to a BPE count to enforce the 10–600 token band."""
+    return len(_TOKEN.findall(text))
+
+
+# Directories that hold other people's code or build output: mining them teaches nothing about
+# this system and can swamp it.
+SKIP_DIRS = frozenset(
+    {
+        ".git", ".venv", "venv", "env", ".env", "node_modules", "vendor", "vendored", "third_party",
+        "third-party", "site-packages", "__pycache__", "build", "dist", "generated", "_generated",
+        ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", "htmlcov",
+    }
+)
+
+
+def in_skipped_dir(rel: str | Path) -> bool:
+    parts = Path(rel).parts[:-1]
+    return any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts)
+
+
+def first_paragraph(text: str) -> str:
+    return text.strip().split("\n\n", 1)[0].strip()
+
+
+def clip_lines(text: str, max_lines: int) -> str:
+    lines = text.splitlines()
+    return text if len(lines) <= max_lines else "\n".join(lines[:max_lines]) + "\n..."
+
+
+def take(items: Iterable[Draft], limit: int) -> list[Draft]:
+    out: list[Draft] = []
+    for d in items:
+        if len(out) >= limit:
+            break
+        out.append(d)
+    return out

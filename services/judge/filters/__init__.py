@@ -1,0 +1,1 @@
+"""One small filter per module; `services.judge.core.build_filters` puts them in order."""

@@ -1,0 +1,71 @@
+"""The promotion policy, as a pure function: scores in, decision out.
+
+Promote only when the candidate clears the overall bar, no category falls under the floor,
+and it beats the champion on the same prompts. The categories that held it back go back to
+the harvester, so the next cycle mines more of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.specialists import Profile
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_overall: float = 0.70
+    min_category: float = 0.30
+    must_beat_champion: bool = True
+    margin: float = 0.0  # how much better than the champion counts as better
+
+    @classmethod
+    def from_profile(cls, profile: Profile, **overrides: float | bool | None) -> Policy:
+        values = {
+            "min_overall": profile.min_overall,
+            "min_category": profile.min_category,
+            "must_beat_champion": profile.must_beat_champion,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reasons: tuple[str, ...]
+    weak_categories: tuple[str, ...]
+
+
+def decide(
+    policy: Policy,
+    candidate: dict[str, float],
+    candidate_overall: float,
+    champion: dict[str, float],
+    champion_overall: float,
+) -> Decision:
+    if not candidate:
+        return Decision(False, ("no category was scored",), ())
+    reasons: list[str] = []
+    if candidate_overall < policy.min_overall:
+        reasons.append(f"overall {candidate_overall:.3f} < {policy.min_overall:.2f}")
+    floor = sorted(c for c, s in candidate.items() if s < policy.min_category)
+    if floor:
+        reasons.append(
+            "below the category floor "
+            f"{policy.min_category:.2f}: " + ", ".join(f"{c}={candidate[c]:.2f}" for c in floor)
+        )
+    if policy.must_beat_champion and candidate_overall <= champion_overall + policy.margin:
+        reasons.append(f"does not beat the champion: {candidate_overall:.3f} <= {champion_overall:.3f}")
+    # Weak: under the bar we promote at, or worse than the champion there. Weakest first.
+    weak = sorted(
+        (c for c, s in candidate.items() if s < policy.min_overall or s < champion.get(c, 0.0)),
+        key=lambda c: (candidate[c], c),
+    )
+    if reasons:
+        return Decision(False, tuple(reasons), tuple(weak))
+    return Decision(
+        True,
+        (f"overall {candidate_overall:.3f} >= {policy.min_overall:.2f}, beats champion {champion_overall:.3f}",),
+        tuple(weak),
+    )

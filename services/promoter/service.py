@@ -1,0 +1,134 @@
+"""Promoter bus adapter: eval.completed → policy → registry CAS → model.promoted | model.rejected.
+
+Idempotent: the decision for a checkpoint is recorded in the registry before it is announced,
+and announced under an id derived from (cycle, checkpoint), so a redelivery republishes the
+same event (dropped by JetStream's dedup) and never promotes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from services.promoter.policy import Policy, decide
+from services.promoter.serving import VllmServing
+from services.promoter.settings import PromoterSettings
+from shared import metrics
+from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
+from shared.events import (
+    EvalCompleted,
+    Event,
+    HarvestRequested,
+    ModelPromoted,
+    ModelRejected,
+    Subject,
+    derived_id,
+    utcnow,
+)
+from shared.registry import REGISTRY_BUCKET, ChampionRecord, Registry
+from shared.settings import CommonSettings
+from shared.specialists import profile
+from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir
+
+log = logging.getLogger("ouro.promoter")
+
+
+def _announce(event: EvalCompleted, promote: bool, reasons: tuple[str, ...], weak: tuple[str, ...],
+              previous: str | None) -> Event:
+    common = dict(
+        event_id=derived_id("decision", event.cycle_id, event.checkpoint_id),
+        cycle_id=event.cycle_id,
+        specialist=event.specialist,
+        checkpoint_id=event.checkpoint_id,
+        overall=event.candidate_overall,
+        categories=event.candidate,
+        reasons=reasons,
+    )
+    if promote:
+        return ModelPromoted(previous_champion=previous, **common)
+    return ModelRejected(weak_categories=weak, **common)
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: PromoterSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
+    common = common or CommonSettings()
+    settings = settings or PromoterSettings()
+    registry = Registry(await bus.kv(REGISTRY_BUCKET))
+    serving = VllmServing(settings.vllm_url) if settings.vllm_url else None
+
+    async def on_eval(event: Event, delivery: Delivery) -> None:
+        assert isinstance(event, EvalCompleted)
+        recorded = await registry.marked("decision", event.checkpoint_id)
+        if recorded is not None:
+            log.info("decision for %s already made; re-announcing", event.checkpoint_id)
+            kind = ModelPromoted if b'"previous_champion"' in recorded else ModelRejected
+            old = kind.model_validate_json(recorded)
+            await bus.publish(old.model_copy(update={
+                "cycle_id": event.cycle_id,
+                "event_id": derived_id("decision", event.cycle_id, event.checkpoint_id),
+            }))
+            return
+
+        policy = Policy.from_profile(
+            profile(event.specialist),
+            min_overall=settings.min_overall,
+            min_category=settings.min_category,
+            must_beat_champion=settings.must_beat_champion,
+            margin=settings.margin,
+        )
+        current, revision = await registry.champion(event.specialist)
+        current_id = current.checkpoint_id if current else None
+        decision = decide(policy, event.candidate, event.candidate_overall, event.champion, event.champion_overall)
+        reasons = decision.reasons
+        promote = decision.promote
+        if promote and current_id != event.champion_id:
+            # The champion changed after this evaluation: the comparison no longer holds.
+            promote, reasons = False, (f"champion changed from {event.champion_id} to {current_id} during evaluation",)
+
+        if promote:
+            checkpoint = await registry.checkpoint(event.checkpoint_id)
+            if checkpoint is None:
+                raise Poison(f"checkpoint {event.checkpoint_id} is not in the registry")
+            record = ChampionRecord(
+                checkpoint_id=event.checkpoint_id, specialist=event.specialist, adapter=checkpoint.adapter,
+                overall=event.candidate_overall, categories=event.candidate, promoted_at=utcnow(),
+            )
+            new_revision = await registry.set_champion(record, revision)  # RegistryConflict: retried
+            if serving is not None:
+                await _serve(bus, registry, common, serving, record, new_revision)
+            metrics.PROMOTIONS.labels(event.specialist.value).inc()
+        else:
+            metrics.REJECTIONS.labels(event.specialist.value).inc()
+
+        announcement = _announce(event, promote, reasons, decision.weak_categories, current_id)
+        await registry.mark("decision", event.checkpoint_id, announcement.model_dump_json().encode())
+        await bus.publish(announcement)
+        log.info("%s %s: %s", "PROMOTED" if promote else "REJECTED", event.checkpoint_id, "; ".join(reasons))
+        if not promote and decision.weak_categories:
+            await bus.publish(HarvestRequested(
+                event_id=derived_id("feedback", event.cycle_id, event.checkpoint_id),
+                cycle_id=event.cycle_id,
+                specialist=event.specialist,
+                reason="feedback",
+                weak_categories=decision.weak_categories,
+            ))
+
+    spec = ConsumerSpec(durable="promoter", subjects=(Subject.EVAL_COMPLETED,), ack_wait=settings.ack_wait)
+    return [(spec, on_eval)]
+
+
+async def _serve(bus: Bus, registry: Registry, common: CommonSettings, serving: VllmServing,
+                 record: ChampionRecord, revision: int) -> None:
+    """Load the new champion under an immutable versioned name, then flip the alias to it."""
+    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+    target = common.data_dir / "serving" / f"{record.specialist.value}-v{revision}"
+    if not target.exists():
+        with tempfile.TemporaryDirectory(dir=common.data_dir) as tmp:
+            await get_dir(store, record.adapter, Path(tmp) / "adapter")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / "adapter").rename(target)
+    alias = f"serving.{record.specialist.value}"
+    previous = await registry.marked("alias", alias)
+    await serving.swap(target.name, target, previous.decode() if previous else None)
+    await registry.mark("alias", alias, target.name.encode())
