@@ -129,7 +129,8 @@ class Bus:
         ack = await self.js.publish(
             subject.value, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
         )
-        log.debug("%s published %s %s%s", self.service, subject.value, event.event_id, " (dup)" if ack.duplicate else "")
+        dup = " (duplicate, dropped)" if ack.duplicate else ""
+        log.debug("%s published %s %s%s", self.service, subject.value, event.event_id, dup)
 
     # ------------------------------------------------------------------ buckets
 

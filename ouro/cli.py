@@ -1,0 +1,250 @@
+"""`ouro`: run the loop, start a cycle, look at it, roll it back; and the offline cores.
+
+    ouro run                        # embedded NATS + five services, one cycle, the decision
+    ouro up                         # embedded NATS + five services in the foreground (Ctrl-C stops)
+    ouro cycle --specialist orchestrator --repo . --sessions examples/sessions --wait
+    ouro status | history | rollback --specialist coder [--to CHECKPOINT]
+    ouro harvest --repo . --out ex.jsonl ; ouro judge --in ex.jsonl --out ds/
+    ouro train --dataset ds/ --out adapter/ ; ouro eval --adapter adapter/ --suite orchestrator
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from shared.events import Event, Specialist, decode
+from shared.models import offline
+from shared.settings import CommonSettings
+
+
+def _print_progress(elapsed: float, event: Event) -> None:
+    from ouro.cycle import describe
+
+    print(f"[{elapsed:7.1f}s] {describe(event)}", flush=True)
+
+
+async def _cycle(args: argparse.Namespace, url: str) -> int:
+    from ouro.cycle import new_request, run_cycle, score_table, summary_line
+    from shared.bus import Bus
+
+    bus = await Bus.connect(url, "ouro-cli", attempts=args.connect_attempts)
+    try:
+        repo = str(Path(args.repo).resolve()) if args.repo else None
+        sessions = str(Path(args.sessions).resolve()) if args.sessions else None
+        request = new_request(args.specialist, repo, sessions)
+        if not args.wait:
+            await bus.publish(request)
+            print(json.dumps({"cycle_id": request.cycle_id}))
+            return 0
+        print(f"cycle {request.cycle_id} for {args.specialist} started", flush=True)
+        outcome = await run_cycle(bus, request, timeout=args.timeout, on_event=_print_progress)
+    finally:
+        await bus.close()
+    if outcome.categories:
+        print(score_table(outcome))
+    print(summary_line(outcome), flush=True)
+    return 0 if outcome.decision in ("promoted", "rejected") else 1
+
+
+def cmd_cycle(args: argparse.Namespace) -> int:
+    return asyncio.run(_cycle(args, CommonSettings().nats_url))
+
+
+def _stack_env(args: argparse.Namespace) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if getattr(args, "base_model", None):
+        env["OURO_BASE_MODEL"] = args.base_model
+    return env
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ouro.stack import Stack
+
+    settings = CommonSettings()
+    stack = Stack(settings.data_dir, env=_stack_env(args), port=args.port).start()
+    print(f"nats at {stack.url}; services: {', '.join(stack.procs)}; logs in {stack.logs}. Ctrl-C stops.", flush=True)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            if dead := stack.dead():
+                print(f"service exited: {dead}; see {stack.logs}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("stopping services and nats-server...", flush=True)
+        stack.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """What `make run` does: the whole loop on this machine, one cycle, the decision, shut down."""
+    from ouro.stack import Stack
+
+    settings = CommonSettings()
+    started = time.monotonic()
+    with Stack(settings.data_dir, env=_stack_env(args)) as stack:
+        print(f"nats-server at {stack.url}; services {', '.join(stack.procs)}; logs in {stack.logs}", flush=True)
+        rc = asyncio.run(_cycle(args, stack.url))
+        print("stopping services and nats-server...", flush=True)
+    print(f"cycle wall time {time.monotonic() - started:.0f} s", flush=True)
+    return rc
+
+
+async def _status(url: str) -> int:
+    from shared.bus import Bus
+    from shared.events import STREAM_NAME
+    from shared.registry import REGISTRY_BUCKET, Registry
+
+    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    try:
+        registry = Registry(await bus.kv(REGISTRY_BUCKET))
+        out: dict[str, object] = {"champions": {}, "consumers": {}}
+        for sp in Specialist:
+            champ, rev = await registry.champion(sp)
+            out["champions"][sp.value] = (  # type: ignore[index]
+                {"checkpoint_id": champ.checkpoint_id, "overall": champ.overall, "revision": rev,
+                 "promoted_at": champ.promoted_at.isoformat(), "reason": champ.reason} if champ else None
+            )
+        for info in await bus.js.consumers_info(STREAM_NAME):
+            out["consumers"][info.name] = {  # type: ignore[index]
+                "pending": info.num_pending, "in_flight": info.num_ack_pending, "redelivered": info.num_redelivered
+            }
+        stream = await bus.js.stream_info(STREAM_NAME)
+        out["events"] = stream.state.messages
+        print(json.dumps(out, indent=2))
+    finally:
+        await bus.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return asyncio.run(_status(CommonSettings().nats_url))
+
+
+async def _history(url: str, limit: int, cycle: str | None) -> int:
+    from shared.bus import Bus
+    from shared.events import STREAM_NAME
+    from ouro.cycle import describe
+
+    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    try:
+        info = await bus.js.stream_info(STREAM_NAME)
+        first, last = info.state.first_seq, info.state.last_seq
+        lines = []
+        for seq in range(max(first, last - limit * 20 + 1) if not cycle else first, last + 1):
+            try:
+                raw = await bus.js.get_msg(STREAM_NAME, seq)
+                event = decode(raw.subject, raw.data)
+            except Exception:  # noqa: BLE001 - deleted or foreign message: skip it
+                continue
+            if cycle and event.cycle_id != cycle:
+                continue
+            lines.append(f"{seq:>6} {event.occurred_at:%Y-%m-%d %H:%M:%S} {event.cycle_id[:8]} {describe(event)}")
+        print("\n".join(lines[-limit:]))
+    finally:
+        await bus.close()
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    return asyncio.run(_history(CommonSettings().nats_url, args.limit, args.cycle))
+
+
+async def _rollback(url: str, specialist: str, to: str | None) -> int:
+    from shared import metrics
+    from shared.bus import Bus
+    from shared.registry import REGISTRY_BUCKET, Registry
+
+    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    try:
+        record = await Registry(await bus.kv(REGISTRY_BUCKET)).rollback(Specialist(specialist), to)
+        metrics.ROLLBACKS.labels(specialist).inc()
+        print(json.dumps({"specialist": specialist, "champion": record.checkpoint_id, "overall": record.overall}))
+    except LookupError as err:
+        print(f"ouro rollback: {err}", file=sys.stderr)
+        return 2
+    finally:
+        await bus.close()
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    return asyncio.run(_rollback(CommonSettings().nats_url, args.specialist, args.to))
+
+
+def cmd_offline(args: argparse.Namespace) -> int:
+    from ouro import offline_cores
+
+    return offline_cores.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    specialists = [s.value for s in Specialist]
+
+    def cycle_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+        sp.add_argument("--repo", help="git repository to mine (default: none)")
+        sp.add_argument("--sessions", help="session log file or directory")
+        sp.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the decision")
+        sp.add_argument("--connect-attempts", type=int, default=20)
+
+    sp = sub.add_parser("run", help="embedded NATS + services, one cycle, print the decision, stop")
+    cycle_args(sp)
+    sp.add_argument("--base-model", help="base model (default: OURO_BASE_MODEL or the embedded SmolLM2)")
+    sp.set_defaults(func=cmd_run, wait=True)
+
+    sp = sub.add_parser("up", help="embedded NATS + the five services in the foreground")
+    sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--base-model")
+    sp.set_defaults(func=cmd_up)
+
+    sp = sub.add_parser("cycle", help="start one cycle on a running loop")
+    cycle_args(sp)
+    sp.add_argument("--wait", action="store_true", help="follow the cycle and print the decision")
+    sp.set_defaults(func=cmd_cycle)
+
+    sp = sub.add_parser("status", help="champions and consumer backlogs")
+    sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("history", help="the event chronicle")
+    sp.add_argument("--limit", type=int, default=50)
+    sp.add_argument("--cycle", help="only this cycle id")
+    sp.set_defaults(func=cmd_history)
+
+    sp = sub.add_parser("rollback", help="restore an archived champion (the latest by default)")
+    sp.add_argument("--specialist", choices=specialists, required=True)
+    sp.add_argument("--to", help="checkpoint id to restore")
+    sp.set_defaults(func=cmd_rollback)
+
+    from ouro import offline_cores
+
+    offline_cores.add_parsers(sub, cmd_offline)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline()
+    from shared.service import configure_logging
+
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Start one turn of the loop and follow it on the bus until the promoter decides.
+
+The follower reads the stream itself (an ordered consumer from "now"), so what it prints is
+what the services said, in the order they said it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nats.js.api import DeliverPolicy
+
+from shared.bus import Bus
+from shared.events import (
+    CheckpointReady,
+    DatasetReady,
+    DeadLetter,
+    EvalCompleted,
+    Event,
+    ExamplesHarvested,
+    HarvestCompleted,
+    HarvestRequested,
+    ModelPromoted,
+    ModelRejected,
+    decode,
+    new_id,
+)
+
+
+@dataclass
+class CycleOutcome:
+    cycle_id: str
+    decision: str = "timeout"  # promoted | rejected | failed | timeout
+    checkpoint_id: str | None = None
+    overall: float | None = None
+    categories: dict[str, float] = field(default_factory=dict)
+    champion_overall: float | None = None
+    champion: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "decision": self.decision,
+            "checkpoint_id": self.checkpoint_id,
+            "overall": self.overall,
+            "categories": self.categories,
+            "champion_overall": self.champion_overall,
+            "reasons": self.reasons,
+            "cycle_id": self.cycle_id,
+        }
+
+
+def describe(event: Event) -> str:
+    match event:
+        case HarvestRequested():
+            weak = f", weak: {', '.join(event.weak_categories)}" if event.weak_categories else ""
+            return f"harvest requested for {event.specialist.value} ({event.reason}{weak})"
+        case ExamplesHarvested():
+            return f"harvester: batch {event.batch_index} with {len(event.examples)} examples"
+        case HarvestCompleted():
+            gens = ", ".join(f"{k}={v}" for k, v in sorted(event.by_generator.items()))
+            return f"harvester: {event.example_count} examples in {event.batch_count} batches ({gens})"
+        case DatasetReady():
+            dropped = ", ".join(f"{k}={v}" for k, v in sorted(event.dropped.items())) or "none"
+            return f"judge: dataset {event.dataset_id[:12]} kept {event.kept} (dropped: {dropped})"
+        case CheckpointReady():
+            m = event.metrics
+            return (f"trainer: checkpoint {event.checkpoint_id[:12]} ({m.method} on {m.device}, {m.steps} steps, "
+                    f"loss {m.first_loss or 0:.3f} -> {m.train_loss:.3f}, {m.duration_s:.0f} s)")
+        case EvalCompleted():
+            return (f"evaluator: candidate {event.candidate_overall:.3f} vs champion "
+                    f"{event.champion_overall:.3f} on {event.prompts} prompts")
+        case ModelPromoted():
+            return f"promoter: PROMOTED {event.checkpoint_id[:12]} ({'; '.join(event.reasons)})"
+        case ModelRejected():
+            return f"promoter: REJECTED {event.checkpoint_id[:12]} ({'; '.join(event.reasons)})"
+        case DeadLetter():
+            return f"DLQ from {event.service}: {event.reason}"
+    return type(event).__name__
+
+
+async def run_cycle(
+    bus: Bus,
+    request: HarvestRequested,
+    *,
+    timeout: float = 3600.0,
+    on_event: Callable[[float, Event], None] | None = None,
+) -> CycleOutcome:
+    """Publish `request` and wait for the decision (or a dead letter) of its cycle."""
+    outcome = CycleOutcome(cycle_id=request.cycle_id)
+    sub = await bus.js.subscribe("ouro.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
+    started = time.monotonic()
+    try:
+        await bus.publish(request)
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = await sub.next_msg(timeout=1.0)
+            except (asyncio.TimeoutError, TimeoutError, Exception):  # nats.errors.TimeoutError
+                continue
+            try:
+                event = decode(msg.subject, msg.data)
+            except ValueError:
+                continue
+            if event.cycle_id != request.cycle_id:
+                continue
+            outcome.events.append(event)
+            if on_event:
+                on_event(time.monotonic() - started, event)
+            match event:
+                case EvalCompleted():
+                    outcome.champion_overall = event.champion_overall
+                    outcome.champion = dict(event.champion)
+                case ModelPromoted() | ModelRejected():
+                    outcome.decision = "promoted" if isinstance(event, ModelPromoted) else "rejected"
+                    outcome.checkpoint_id = event.checkpoint_id
+                    outcome.overall = event.overall
+                    outcome.categories = dict(event.categories)
+                    outcome.reasons = list(event.reasons)
+                    return outcome
+                case DeadLetter():
+                    outcome.decision = "failed"
+                    outcome.reasons = [f"{event.service}: {event.reason}"]
+                    return outcome
+        return outcome
+    finally:
+        await sub.unsubscribe()
+
+
+def new_request(specialist: str, repo: str | None, sessions: str | None) -> HarvestRequested:
+    return HarvestRequested(cycle_id=new_id(), specialist=specialist, reason="manual", repo=repo, sessions=sessions)
+
+
+def score_table(outcome: CycleOutcome) -> str:
+    rows = [f"{'category':<28} {'champion':>9} {'candidate':>9}"]
+    for cat in sorted(outcome.categories):
+        champ = outcome.champion.get(cat)
+        rows.append(f"{cat:<28} {champ if champ is not None else float('nan'):>9.3f} {outcome.categories[cat]:>9.3f}")
+    if outcome.overall is not None:
+        rows.append(f"{'OVERALL':<28} {outcome.champion_overall or 0:>9.3f} {outcome.overall:>9.3f}")
+    return "\n".join(rows)
+
+
+def summary_line(outcome: CycleOutcome) -> str:
+    return json.dumps(outcome.summary(), sort_keys=True)

@@ -1,0 +1,131 @@
+"""The promoter's bus adapter against a real nats-server: CAS promotion, rejection feedback, idempotence."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from services.promoter.service import setup
+from services.promoter.settings import PromoterSettings
+from shared.bus import Bus
+from shared.events import (
+    ArtifactRef,
+    EvalCompleted,
+    Event,
+    HarvestRequested,
+    ModelPromoted,
+    ModelRejected,
+    Specialist,
+    Subject,
+    TrainMetrics,
+    decode,
+    new_id,
+    utcnow,
+)
+from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
+
+
+async def _events_of(bus: Bus, cycle: str, want: int, timeout: float = 10) -> list[Event]:
+    sub = await bus.js.subscribe("ouro.>", ordered_consumer=True)
+    got: list[Event] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while loop.time() < deadline and len(got) < want:
+            try:
+                msg = await sub.next_msg(timeout=0.3)
+            except Exception:
+                continue
+            event = decode(msg.subject, msg.data)
+            if event.cycle_id == cycle:
+                got.append(event)
+    finally:
+        await sub.unsubscribe()
+    return got
+
+
+async def _register(registry: Registry, cid: str) -> None:
+    await registry.put_checkpoint(CheckpointRecord(
+        checkpoint_id=cid, specialist=Specialist.REASONER,
+        adapter=ArtifactRef(name=f"adapters/{cid}", sha256="0" * 64, size=1, kind="dir"),
+        base_model="tiny", dataset_id="d", created_at=utcnow(),
+        metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1, train_loss=1, tokens=1,
+                             duration_s=1),
+    ))
+
+
+def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champion_overall: float) -> EvalCompleted:
+    cats = {"reasoning": overall, "math": overall, "non_reasoning": overall}
+    return EvalCompleted(
+        cycle_id=cycle, specialist=Specialist.REASONER, checkpoint_id=cid, suite="reasoner", prompts=6,
+        candidate=cats, candidate_overall=overall, champion_id=champion_id,
+        champion={k: champion_overall for k in cats}, champion_overall=champion_overall,
+    )
+
+
+@pytest.fixture
+async def promoter(bus: Bus):
+    # The promoter shares the registry with other tests' specialists: start from a clean bucket.
+    try:
+        await bus.js.delete_key_value(REGISTRY_BUCKET)
+    except Exception:
+        pass
+    stop = asyncio.Event()
+    consumers = await setup(bus, settings=PromoterSettings(ack_wait=5))
+    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
+    yield Registry(await bus.kv(REGISTRY_BUCKET))
+    stop.set()
+    await asyncio.gather(*tasks)
+    await bus.js.delete_consumer("OURO", "promoter")
+
+
+async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Registry) -> None:
+    registry = promoter
+    first, second = new_id(), new_id()
+    await _register(registry, first)
+    await _register(registry, second)
+
+    c1 = uuid.uuid4().hex
+    await bus.publish(_eval(c1, first, 0.8, None, 0.2))
+    events = await _events_of(bus, c1, 2, timeout=5)
+    assert [type(e) for e in events] == [EvalCompleted, ModelPromoted]
+    champ, _ = await registry.champion(Specialist.REASONER)
+    assert champ is not None and champ.checkpoint_id == first
+
+    c2 = uuid.uuid4().hex
+    await bus.publish(_eval(c2, second, 0.75, first, 0.8))
+    events = await _events_of(bus, c2, 3)
+    rejected = [e for e in events if isinstance(e, ModelRejected)]
+    feedback = [e for e in events if isinstance(e, HarvestRequested)]
+    assert len(rejected) == 1 and "does not beat the champion" in rejected[0].reasons[0]
+    assert feedback and feedback[0].reason == "feedback" and feedback[0].weak_categories
+    champ, _ = await registry.champion(Specialist.REASONER)
+    assert champ is not None and champ.checkpoint_id == first  # a worse model is never promoted
+
+    # A redelivery (or a replay) of the same evaluation decides nothing new.
+    await bus.publish(_eval(c1, first, 0.8, None, 0.2).model_copy(update={"event_id": new_id()}))
+    await asyncio.sleep(1.5)
+    assert len(await registry.archived(Specialist.REASONER)) == 0
+    decided = [e for e in await _events_of(bus, c1, 10, timeout=2) if isinstance(e, ModelPromoted)]
+    assert len(decided) == 1
+
+
+async def test_stale_comparison_is_not_promoted(bus: Bus, promoter: Registry) -> None:
+    registry = promoter
+    a, b = new_id(), new_id()
+    await _register(registry, a)
+    await _register(registry, b)
+    ca = uuid.uuid4().hex
+    await bus.publish(_eval(ca, a, 0.9, None, 0.1))
+    await _events_of(bus, ca, 2, timeout=5)
+    cb = uuid.uuid4().hex  # evaluated against the base model, but `a` is champion now
+    await bus.publish(_eval(cb, b, 0.95, None, 0.1))
+    events = await _events_of(bus, cb, 2, timeout=5)
+    assert isinstance(events[-1], ModelRejected)
+    assert "champion changed" in events[-1].reasons[0]
+
+
+def test_subjects_are_distinct() -> None:
+    assert len({s.value for s in Subject}) == len(Subject)
