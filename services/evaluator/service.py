@@ -1,0 +1,94 @@
+"""Evaluator bus adapter: checkpoint.ready → candidate and champion on the same prompts → eval.completed.
+
+Generation runs in a worker thread (torch releases the GIL), so heartbeats keep flowing. The
+result is recorded in the registry under the checkpoint before it is announced with an id
+derived from (cycle, checkpoint): a redelivery re-announces it and JetStream drops the copy, so
+a checkpoint gets exactly one eval.completed even when the evaluator is killed mid-way. The
+champion's scores are cached per (champion, suite, base model): greedy decoding of the same
+prompts gives the same answers, so there is no need to score the champion every cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+from services.evaluator.backends import TransformersBackend
+from services.evaluator.evaluate import SuiteResult, evaluate
+from services.evaluator.settings import EvaluatorSettings
+from services.evaluator.suites import Suite, load_suite
+from shared import metrics
+from shared.bus import Bus, ConsumerSpec, Delivery, Handler
+from shared.events import CheckpointReady, EvalCompleted, Event, Subject, content_hash, derived_id
+from shared.models import resolve_base_model
+from shared.registry import REGISTRY_BUCKET, Registry
+from shared.settings import CommonSettings
+from shared.specialists import profile
+from shared.store import ARTIFACT_BUCKET, ArtifactStore, NatsArtifactStore, get_dir
+
+log = logging.getLogger("ouro.evaluator")
+
+
+def score(base_dir: Path, adapter_dir: Path | None, suite: Suite, settings: EvaluatorSettings) -> SuiteResult:
+    backend = TransformersBackend(base_dir, adapter_dir, batch_size=settings.batch_size)
+    return evaluate(backend, suite, max_new_tokens=settings.max_new_tokens)
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: EvaluatorSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
+    common = common or CommonSettings()
+    settings = settings or EvaluatorSettings()
+    registry = Registry(await bus.kv(REGISTRY_BUCKET))
+    store: ArtifactStore = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+
+    async def on_checkpoint(event: Event, delivery: Delivery) -> None:
+        assert isinstance(event, CheckpointReady)
+        event_id = derived_id("eval", event.cycle_id, event.checkpoint_id)
+        recorded = await registry.marked("eval", event.checkpoint_id)
+        if recorded is not None:
+            log.info("checkpoint %s was evaluated already: re-announcing", event.checkpoint_id)
+            old = EvalCompleted.model_validate_json(recorded)
+            await bus.publish(old.model_copy(update={"cycle_id": event.cycle_id, "event_id": event_id}))
+            return
+
+        suite = load_suite(settings.suite or profile(event.specialist).suite)
+        suite_key = content_hash(suite.model_dump(mode="json"))[:16]
+        base_dir = await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir)
+        champion, _ = await registry.champion(event.specialist)
+        (common.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=common.data_dir / "tmp") as tmp:
+            candidate_dir = await get_dir(store, event.adapter, Path(tmp) / "candidate")
+            log.info("evaluating checkpoint %s on suite %s (%d prompts)", event.checkpoint_id, suite.name,
+                     len(suite.items))
+            candidate = await asyncio.to_thread(score, base_dir, candidate_dir, suite, settings)
+
+            champion_name = champion.checkpoint_id if champion else "base"
+            cache_key = content_hash([champion_name, suite_key, event.base_model, settings.max_new_tokens])[:32]
+            cached = await registry.marked("evalcache", cache_key)
+            if cached is not None:
+                champion_result = SuiteResult.model_validate_json(cached)
+            else:
+                champion_dir = await get_dir(store, champion.adapter, Path(tmp) / "champion") if champion else None
+                log.info("evaluating champion %s on the same prompts", champion_name)
+                champion_result = await asyncio.to_thread(score, base_dir, champion_dir, suite, settings)
+                await registry.mark("evalcache", cache_key, champion_result.model_dump_json().encode())
+
+        for cat, value in candidate.categories.items():
+            metrics.EVAL_SCORE.labels(event.specialist.value, cat, "candidate").set(value)
+            metrics.EVAL_SCORE.labels(event.specialist.value, cat, "champion").set(champion_result.categories[cat])
+        result = EvalCompleted(
+            event_id=event_id, cycle_id=event.cycle_id, specialist=event.specialist,
+            checkpoint_id=event.checkpoint_id, suite=suite.name, prompts=len(suite.items),
+            candidate=candidate.categories, candidate_overall=candidate.overall,
+            champion_id=champion.checkpoint_id if champion else None,
+            champion=champion_result.categories, champion_overall=champion_result.overall,
+        )
+        await registry.mark("eval", event.checkpoint_id, result.model_dump_json().encode())
+        await bus.publish(result)
+        log.info("checkpoint %s: %.3f vs champion %.3f", event.checkpoint_id, candidate.overall,
+                 champion_result.overall)
+
+    spec = ConsumerSpec(durable="evaluator", subjects=(Subject.CHECKPOINT_READY,), ack_wait=settings.ack_wait)
+    return [(spec, on_checkpoint)]

@@ -1,0 +1,137 @@
+"""Harvester bus adapter: harvest.requested | commits.new | sessions.new → examples.harvested batches,
+then harvest.completed.
+
+Watermarks (KV `ouro-harvester`) make a cycle mine only what is new since the last one. They
+move only after every batch is published, so a harvester killed mid-way re-mines the same
+range on redelivery; batch ids are derived from (cycle, batch), so the republished batches are
+dropped by JetStream's dedup. Weak categories from the promoter are kept per specialist and
+folded into that specialist's next cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from services.harvester.core import HarvestError, HarvestPlan, HarvestResult, harvest
+from services.harvester.settings import HarvesterSettings
+from shared import metrics
+from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
+from shared.events import (
+    CommitsNew,
+    Event,
+    ExamplesHarvested,
+    HarvestCompleted,
+    HarvestRequested,
+    SessionsNew,
+    Specialist,
+    Subject,
+    derived_id,
+)
+from shared.models import resolve_base_model
+from shared.registry import Registry
+from shared.settings import CommonSettings
+
+log = logging.getLogger("ouro.harvester")
+HARVESTER_BUCKET = "ouro-harvester"
+
+
+def repo_key(repo: str) -> str:
+    return hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:24]
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: HarvesterSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
+    common = common or CommonSettings()
+    settings = settings or HarvesterSettings()
+    state = Registry(await bus.kv(HARVESTER_BUCKET))
+
+    async def weak_for(specialist: Specialist) -> tuple[str, ...]:
+        raw = await state.marked("weak", specialist.value)
+        return tuple(json.loads(raw)) if raw else ()
+
+    async def run(cycle_id: str, plan: HarvestPlan) -> None:
+        try:
+            result: HarvestResult = await asyncio.to_thread(harvest, plan)
+        except HarvestError as err:
+            raise Poison(str(err)) from err
+        batches = [result.examples[i:i + settings.batch_size]
+                   for i in range(0, len(result.examples), settings.batch_size)]
+        for i, batch in enumerate(batches):
+            await bus.publish(ExamplesHarvested(
+                event_id=derived_id("batch", cycle_id, str(i)), cycle_id=cycle_id,
+                specialist=plan.specialist, batch_index=i, examples=tuple(batch),
+            ))
+        await bus.publish(HarvestCompleted(
+            event_id=derived_id("harvested", cycle_id), cycle_id=cycle_id, specialist=plan.specialist,
+            batch_count=len(batches), example_count=len(result.examples), by_generator=result.by_generator,
+            skipped=result.skipped, weak_categories=plan.weak_categories,
+        ))
+        for e in result.examples:
+            metrics.EXAMPLES_HARVESTED.labels(e.generator, e.category).inc()
+        for reason, n in result.skipped.items():
+            metrics.HARVEST_SKIPPED.labels(reason).inc(n)
+        for kind, n in result.scrubbed.items():
+            metrics.SECRETS_SCRUBBED.labels(kind).inc(n)
+        if plan.repo is not None and result.head_commit and settings.incremental:
+            await state.mark("watermark", repo_key(str(plan.repo)), result.head_commit.encode())
+        if plan.weak_categories:
+            await state.mark("weak", plan.specialist.value, b"[]")
+        log.info("cycle %s: %d examples in %d batches %s", cycle_id, len(result.examples), len(batches),
+                 result.by_generator)
+
+    async def plan_for(specialist: Specialist, repo: str | None, sessions: Path | None,
+                       weak: tuple[str, ...]) -> HarvestPlan:
+        since = None
+        if repo and settings.incremental:
+            raw = await state.marked("watermark", repo_key(repo))
+            since = raw.decode() if raw else None
+        tokenizer_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
+        return HarvestPlan(
+            specialist=specialist, repo=Path(repo) if repo else None, sessions=sessions,
+            weak_categories=tuple(dict.fromkeys(weak + await weak_for(specialist))), since_commit=since,
+            max_commits=settings.max_commits, fim_share=settings.fim_share, tokenizer_dir=tokenizer_dir,
+        )
+
+    async def on_event(event: Event, delivery: Delivery) -> None:
+        match event:
+            case HarvestRequested(reason="feedback"):
+                merged = tuple(dict.fromkeys(event.weak_categories + await weak_for(event.specialist)))
+                await state.mark("weak", event.specialist.value, json.dumps(merged).encode())
+                log.info("weak categories for %s's next cycle: %s", event.specialist.value, ", ".join(merged))
+                if not settings.rerun_on_feedback:
+                    return
+                last = await state.marked("lastplan", event.specialist.value)
+                repo, sessions = json.loads(last) if last else (None, None)
+                plan = await plan_for(event.specialist, repo, Path(sessions) if sessions else None, ())
+                await run(derived_id("rerun", event.cycle_id), plan)
+            case HarvestRequested():
+                if not event.repo and not event.sessions:
+                    raise Poison("harvest.requested names neither a repo nor sessions to mine")
+                await state.mark("lastplan", event.specialist.value, json.dumps([event.repo, event.sessions]).encode())
+                sessions = Path(event.sessions) if event.sessions else None
+                await run(event.cycle_id, await plan_for(event.specialist, event.repo, sessions, event.weak_categories))
+            case CommitsNew():
+                specialist = Specialist(settings.trigger_specialist)
+                await run(event.cycle_id, await plan_for(specialist, event.repo, None, ()))
+            case SessionsNew():
+                specialist = Specialist(settings.trigger_specialist)
+                if event.ref:
+                    await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), ()))
+                    return
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / f"{event.session_id}.jsonl"
+                    messages = [m.model_dump() for m in event.messages]
+                    path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
+                    await run(event.cycle_id, await plan_for(specialist, None, path, ()))
+
+    spec = ConsumerSpec(
+        durable="harvester",
+        subjects=(Subject.HARVEST_REQUESTED, Subject.COMMITS_NEW, Subject.SESSIONS_NEW),
+        ack_wait=settings.ack_wait,
+    )
+    return [(spec, on_event)]

@@ -1,0 +1,113 @@
+"""Trainer bus adapter: dataset.ready → LoRA/QLoRA in a subprocess → adapter in the store → checkpoint.ready.
+
+Training runs in a child process (`services.trainer.worker`) so this event loop keeps sending
+`in_progress()` heartbeats for as long as it takes. The child dies with us (PR_SET_PDEATHSIG),
+so a killed trainer leaves no orphan holding the CPU; its dataset.ready is redelivered one
+`ack_wait` later and the new trainer starts over. The checkpoint id is derived from what
+determines the result (dataset, base model, settings), so a redelivery after success only
+re-announces the checkpoint that already exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from services.trainer.settings import TrainerSettings
+from services.trainer.train import TrainConfig
+from shared import metrics
+from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
+from shared.events import CheckpointReady, DatasetReady, Event, Subject, TrainMetrics, content_hash, derived_id, utcnow
+from shared.models import resolve_base_model
+from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
+from shared.settings import CommonSettings
+from shared.specialists import profile
+from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir, put_dir
+
+log = logging.getLogger("ouro.trainer")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def train_config(specialist: str, settings: TrainerSettings) -> TrainConfig:
+    prof = profile(specialist)
+    return TrainConfig(
+        epochs=settings.epochs or prof.epochs,
+        lora_r=prof.lora_r,
+        lora_alpha=prof.lora_alpha,
+        learning_rate=prof.learning_rate,
+        batch_size=settings.batch_size,
+        grad_accum=settings.grad_accum,
+        max_length=settings.max_length,
+        max_steps=settings.max_steps,
+        max_examples=settings.max_examples,
+    )
+
+
+async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig) -> TrainMetrics:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.trainer.worker",
+        "--dataset", str(dataset), "--base", str(base), "--out", str(out), "--config-json", config.to_json(),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent,
+    )
+    stdout, _ = await proc.communicate()
+    lines = stdout.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"training worker exited with {proc.returncode}; see the trainer log")
+    return TrainMetrics.model_validate_json(lines[-1])
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: TrainerSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
+    common = common or CommonSettings()
+    settings = settings or TrainerSettings()
+    registry = Registry(await bus.kv(REGISTRY_BUCKET))
+    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+
+    async def on_dataset(event: Event, delivery: Delivery) -> None:
+        assert isinstance(event, DatasetReady)
+        if event.kept == 0:
+            raise Poison(f"dataset {event.dataset_id} has no examples to train on")
+        config = train_config(event.specialist, settings)
+        determinants = [event.specialist.value, event.dataset_id, common.base_model, config.to_json()]
+        checkpoint_id = content_hash(determinants)[:32]
+        record = await registry.checkpoint(checkpoint_id)
+        if record is None:
+            base_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
+            (common.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=common.data_dir / "tmp") as tmp:
+                work = Path(tmp)
+                await get_dir(store, event.ref, work / "dataset")
+                log.info("training %s on dataset %s (%d examples)", checkpoint_id, event.dataset_id[:12], event.kept)
+                started = time.monotonic()
+                train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config)
+                metrics.TRAINING_SECONDS.labels(event.specialist.value).observe(time.monotonic() - started)
+                metrics.TRAINING_LOSS.labels(event.specialist.value).set(train_metrics.train_loss)
+                adapter = await put_dir(store, f"adapters/{event.specialist.value}/{checkpoint_id}", work / "adapter")
+            record = CheckpointRecord(
+                checkpoint_id=checkpoint_id, specialist=event.specialist, adapter=adapter,
+                base_model=common.base_model, dataset_id=event.dataset_id, metrics=train_metrics, created_at=utcnow(),
+            )
+            await registry.put_checkpoint(record)
+            log.info("checkpoint %s: loss %.4f in %.0f s", checkpoint_id, train_metrics.train_loss,
+                     train_metrics.duration_s)
+        else:
+            log.info("checkpoint %s exists already (redelivery): re-announcing", checkpoint_id)
+        await bus.publish(CheckpointReady(
+            event_id=derived_id("checkpoint", event.cycle_id, checkpoint_id),
+            cycle_id=event.cycle_id, specialist=event.specialist, checkpoint_id=checkpoint_id,
+            adapter=record.adapter, base_model=record.base_model, dataset_id=event.dataset_id,
+            metrics=record.metrics,
+        ))
+
+    spec = ConsumerSpec(durable="trainer", subjects=(Subject.DATASET_READY,), ack_wait=settings.ack_wait, max_deliver=3)
+    return [(spec, on_dataset)]
