@@ -90,11 +90,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """What `make run` does: the whole loop on this machine, one cycle, the decision, shut down."""
+    """What `make run` does: the whole loop on this machine, one cycle, the decision, shut down.
+
+    It starts from an empty bus (the converted base model is kept), so each run is one complete
+    first cycle; `ouro up` + `ouro cycle` keep state across cycles.
+    """
+    import shutil
+
     from ouro.stack import Stack
 
     settings = CommonSettings()
     started = time.monotonic()
+    shutil.rmtree(settings.data_dir / "nats", ignore_errors=True)
     with Stack(settings.data_dir, env=_stack_env(args)) as stack:
         print(f"nats-server at {stack.url}; services {', '.join(stack.procs)}; logs in {stack.logs}", flush=True)
         rc = asyncio.run(_cycle(args, stack.url))
@@ -135,9 +142,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def _history(url: str, limit: int, cycle: str | None) -> int:
+    from ouro.cycle import describe
     from shared.bus import Bus
     from shared.events import STREAM_NAME
-    from ouro.cycle import describe
 
     bus = await Bus.connect(url, "ouro-cli", attempts=3)
     try:
@@ -185,12 +192,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return asyncio.run(_rollback(CommonSettings().nats_url, args.specialist, args.to))
 
 
-def cmd_offline(args: argparse.Namespace) -> int:
-    from ouro import offline_cores
-
-    return offline_cores.run(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ouro import offline_cores
 
-    offline_cores.add_parsers(sub, cmd_offline)
+    offline_cores.add_parsers(sub, offline_cores.run)
     return p
 
 

@@ -6,7 +6,6 @@ what the services said, in the order they said it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -101,7 +100,7 @@ async def run_cycle(
         while time.monotonic() < deadline:
             try:
                 msg = await sub.next_msg(timeout=1.0)
-            except (asyncio.TimeoutError, TimeoutError, Exception):  # nats.errors.TimeoutError
+            except (TimeoutError, Exception):  # nats.errors.TimeoutError
                 continue
             try:
                 event = decode(msg.subject, msg.data)

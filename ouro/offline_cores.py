@@ -1,0 +1,130 @@
+"""The offline cores behind `ouro harvest | judge | train | eval`: the same functions the services
+call, on local files, with no bus. Useful to debug one stage, and what the stage tests call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.events import Specialist
+from shared.settings import CommonSettings
+
+
+def _base_dir() -> Path:
+    from shared.models import resolve_base_model
+
+    settings = CommonSettings()
+    return resolve_base_model(settings.base_model, settings.data_dir)
+
+
+def cmd_harvest(args: argparse.Namespace) -> int:
+    from services.harvester.core import HarvestError, HarvestPlan, harvest
+
+    plan = HarvestPlan(
+        specialist=Specialist(args.specialist),
+        repo=Path(args.repo) if args.repo else None,
+        sessions=Path(args.sessions) if args.sessions else None,
+        max_commits=args.max_commits,
+        tokenizer_dir=_base_dir(),
+    )
+    try:
+        result = harvest(plan)
+    except HarvestError as err:
+        print(f"ouro harvest: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for e in result.examples:
+            f.write(e.model_dump_json() + "\n")
+    print(json.dumps({"examples": len(result.examples), "by_generator": result.by_generator,
+                      "skipped": result.skipped, "scrubbed": result.scrubbed, "head_commit": result.head_commit}))
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from services.judge.config import JudgeConfig
+    from services.judge.core import judge
+    from services.judge.dataset import write_dataset
+
+    src = Path(args.input)
+    if not src.exists():
+        print(f"ouro judge: {src} does not exist", file=sys.stderr)
+        return 2
+    raw = [line.encode() for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    config = JudgeConfig(coherence=not args.no_coherence)
+    ds = judge(raw, specialist=args.specialist, config=config, tokenizer_dir=_base_dir())
+    dataset_id = write_dataset(ds, Path(args.out))
+    print(json.dumps({"dataset_id": dataset_id, "kept": len(ds.examples), "dropped": ds.report.dropped}))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from services.trainer.service import train_config
+    from services.trainer.settings import TrainerSettings
+    from services.trainer.train import train_adapter
+
+    settings = TrainerSettings()
+    if args.max_steps is not None:
+        settings = settings.model_copy(update={"max_steps": args.max_steps})
+    metrics = train_adapter(Path(args.dataset), _base_dir(), Path(args.out), train_config(args.specialist, settings))
+    print(metrics.model_dump_json())
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from services.evaluator.backends import OpenAIBackend, TransformersBackend
+    from services.evaluator.evaluate import evaluate
+    from services.evaluator.suites import load_suite
+
+    suite = load_suite(args.suite)
+    if args.endpoint:
+        backend = OpenAIBackend(args.endpoint, model=args.model)
+    else:
+        backend = TransformersBackend(_base_dir(), None if args.base else Path(args.adapter))
+    result = evaluate(backend, suite, max_new_tokens=args.max_new_tokens)
+    print(json.dumps({"suite": result.suite, "overall": result.overall, "categories": result.categories}))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespace], int]) -> None:
+    specialists = [s.value for s in Specialist]
+
+    sp = sub.add_parser("harvest", help="offline: mine a repo and sessions into examples (JSONL)")
+    sp.add_argument("--repo")
+    sp.add_argument("--sessions")
+    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--max-commits", type=int, default=500)
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=run, core=cmd_harvest)
+
+    sp = sub.add_parser("judge", help="offline: judge examples (JSONL) into a versioned dataset directory")
+    sp.add_argument("--in", dest="input", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")
+    sp.set_defaults(func=run, core=cmd_judge)
+
+    sp = sub.add_parser("train", help="offline: train a LoRA adapter on a judged dataset")
+    sp.add_argument("--dataset", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--max-steps", type=int)
+    sp.set_defaults(func=run, core=cmd_train)
+
+    sp = sub.add_parser("eval", help="offline: score an adapter (or the bare base model) on a suite")
+    group = sp.add_mutually_exclusive_group(required=True)
+    group.add_argument("--adapter")
+    group.add_argument("--base", action="store_true")
+    group.add_argument("--endpoint", help="an OpenAI-compatible server (vLLM) instead of in-process transformers")
+    sp.add_argument("--model", default="default", help="model name at --endpoint")
+    sp.add_argument("--suite", default="orchestrator")
+    sp.add_argument("--max-new-tokens", type=int, default=96)
+    sp.set_defaults(func=run, core=cmd_eval)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.core(args)
