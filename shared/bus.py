@@ -81,6 +81,16 @@ class Bus:
     async def connect(cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0) -> Bus:
         """Connect, retrying with backoff (attempts=0: forever) and saying so in the log."""
         delay, attempt = 0.5, 0
+
+        async def on_error(err: Exception) -> None:  # nats-py's default logs a traceback per try
+            log.warning("%s: NATS at %s unreachable or failing (%s); retrying", service, url, err or type(err).__name__)
+
+        async def on_disconnect() -> None:
+            log.warning("%s: disconnected from NATS; reconnecting", service)
+
+        async def on_reconnect() -> None:
+            log.info("%s: reconnected to NATS", service)
+
         while True:
             attempt += 1
             try:
@@ -91,6 +101,9 @@ class Bus:
                     reconnect_time_wait=1,
                     allow_reconnect=True,
                     connect_timeout=2,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnect,
+                    reconnected_cb=on_reconnect,
                 )
                 bus = cls(nc, service)
                 await bus.ensure_stream()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -113,11 +113,3 @@ def clip_lines(text: str, max_lines: int) -> str:
     lines = text.splitlines()
     return text if len(lines) <= max_lines else "\n".join(lines[:max_lines]) + "\n..."
 
-
-def take(items: Iterable[Draft], limit: int) -> list[Draft]:
-    out: list[Draft] = []
-    for d in items:
-        if len(out) >= limit:
-            break
-        out.append(d)
-    return out

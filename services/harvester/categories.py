@@ -9,41 +9,41 @@ from __future__ import annotations
 
 from shared.events import Specialist
 
-O, C, R = Specialist.ORCHESTRATOR, Specialist.CODER, Specialist.REASONER
+ORC, COD, REA = Specialist.ORCHESTRATOR, Specialist.CODER, Specialist.REASONER
 
 TASKS: dict[str, dict[Specialist, str | None]] = {
     # ast_code
-    "explain_function": {O: "architecture", C: "instruction", R: "reasoning"},
-    "write_function": {O: None, C: "instruction", R: None},
-    "explain_class": {O: "architecture", C: "instruction", R: "reasoning"},
-    "module_importers": {O: "architecture", C: None, R: "reasoning"},
-    "module_dependencies": {O: "architecture", C: None, R: "reasoning"},
+    "explain_function": {ORC: "architecture", COD: "instruction", REA: "reasoning"},
+    "write_function": {ORC: None, COD: "instruction", REA: None},
+    "explain_class": {ORC: "architecture", COD: "instruction", REA: "reasoning"},
+    "module_importers": {ORC: "architecture", COD: None, REA: "reasoning"},
+    "module_dependencies": {ORC: "architecture", COD: None, REA: "reasoning"},
     # git_diffs
-    "diff_review": {O: "code_review", C: "review", R: "reasoning"},
-    "diff_edit": {O: None, C: "editing", R: None},
-    "commit_message": {O: "code_review", C: "review", R: "non_reasoning"},
+    "diff_review": {ORC: "code_review", COD: "review", REA: "reasoning"},
+    "diff_edit": {ORC: None, COD: "editing", REA: None},
+    "commit_message": {ORC: "code_review", COD: "review", REA: "non_reasoning"},
     # sessions
-    "intent": {O: "intent_classification", C: None, R: None},
-    "tool_call": {O: "tool_use", C: None, R: None},
-    "session_turn": {O: "orchestration", C: "instruction", R: "reasoning"},
+    "intent": {ORC: "intent_classification", COD: None, REA: None},
+    "tool_call": {ORC: "tool_use", COD: None, REA: None},
+    "session_turn": {ORC: "orchestration", COD: "instruction", REA: "reasoning"},
     # conciseness
-    "concise_rewrite": {O: "conciseness", C: None, R: "non_reasoning"},
+    "concise_rewrite": {ORC: "conciseness", COD: None, REA: "non_reasoning"},
 }
 
 # A hint overrides the table for one specialist: a bugfix diff is debugging practice for the
 # coder, a test commit is test generation; a session turn the loop routed to the reasoner is
 # reasoning, one that was answered directly is non-reasoning for it.
 HINTS: dict[tuple[str, str, Specialist], str | None] = {
-    ("diff_review", "bugfix", C): "debugging",
-    ("diff_edit", "bugfix", C): "debugging",
-    ("diff_edit", "test", C): "test_generation",
-    ("diff_review", "test", C): "test_generation",
-    ("session_turn", "coder", O): "orchestration",
-    ("session_turn", "orchestrator", C): None,
-    ("session_turn", "reasoner", C): None,
-    ("session_turn", "coder", R): None,
-    ("session_turn", "orchestrator", R): "non_reasoning",
-    ("session_turn", "reasoner", O): "reasoning",
+    ("diff_review", "bugfix", COD): "debugging",
+    ("diff_edit", "bugfix", COD): "debugging",
+    ("diff_edit", "test", COD): "test_generation",
+    ("diff_review", "test", COD): "test_generation",
+    ("session_turn", "coder", ORC): "orchestration",
+    ("session_turn", "orchestrator", COD): None,
+    ("session_turn", "reasoner", COD): None,
+    ("session_turn", "coder", REA): None,
+    ("session_turn", "orchestrator", REA): "non_reasoning",
+    ("session_turn", "reasoner", ORC): "reasoning",
 }
 
 

@@ -21,6 +21,18 @@ _PEM_BLOCK = re.compile(
 # A BEGIN line whose END was cut off (a truncated hunk): take the base64 lines that follow.
 _PEM_OPEN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[ \t]*\n[+\- \t]*[A-Za-z0-9+/=]{8,})*")
 
+# A PEM body line seen without its BEGIN/END lines (a hunk that starts mid-key, or git's hunk
+# header quoting the nearest line): a long run of the base64 alphabet mixing cases and digits.
+# Paths and identifiers of that length lack digits or carry '.', '_' or '-', so they survive.
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/]{32,}={0,2}(?![A-Za-z0-9+/=_.-])")
+
+
+def _b64_blob(m: re.Match[str]) -> str:
+    run = m.group(0)
+    mixed = any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
+    return SECRET if mixed else run
+
+
 _TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
     ("github_token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b")),
@@ -87,6 +99,8 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
     text = sub("private_key", _PEM_OPEN, text, SECRET)
     for kind, pattern in _TOKEN_PATTERNS:
         text = sub(kind, pattern, text, SECRET)
+
+    text = sub("base64_blob", _B64_RUN, text, _b64_blob)
 
     def assignment(m: re.Match[str]) -> str:
         val = m.group("val")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.judge.text import example_text, exact_hash, ngram_hashes, word_hashes, words
+from services.judge.text import exact_hash, example_text, ngram_hashes, word_hashes, words
 from shared.events import Example
 
 _PRIME = np.uint64((1 << 61) - 1)

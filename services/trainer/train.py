@@ -165,9 +165,7 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
         use_cpu=not cuda,
         disable_tqdm=True,
     )
-    trainer = SFTTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora
-    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
     trainer.train()
 
     losses = [float(log["loss"]) for log in trainer.state.log_history if "loss" in log]

@@ -3,13 +3,14 @@
     python -m services.trainer.worker --dataset DIR --base DIR --out DIR --config-json '{"max_steps": 8}'
 
 The bus adapter starts this as a subprocess so its event loop keeps sending `in_progress()`
-heartbeats while torch holds the CPU or GPU; it reads the last line as `TrainMetrics` JSON.
+heartbeats while torch holds the CPU or GPU; it reads the last (and only) stdout line as `TrainMetrics` JSON.
 A non-zero exit status means the job failed (the traceback is on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -23,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where the adapter is written")
     parser.add_argument("--config-json", default="{}", help="TrainConfig fields as JSON")
     args = parser.parse_args(argv)
-    metrics = train_adapter(args.dataset, args.base, args.out, TrainConfig.from_json(args.config_json))
-    sys.stdout.flush()
+    config = TrainConfig.from_json(args.config_json)
+    # The Trainer prints its logs; keep stdout for the one line the caller parses.
+    with contextlib.redirect_stdout(sys.stderr):
+        metrics = train_adapter(args.dataset, args.base, args.out, config)
     print(metrics.model_dump_json(), flush=True)
     return 0
 

@@ -29,9 +29,7 @@ def test_train_adapter_changes_adapter_not_base(tiny_model: Path, tiny_dataset: 
     assert metrics.examples == 12 and metrics.steps == 3
     assert math.isfinite(metrics.train_loss) and math.isfinite(metrics.first_loss)
     assert metrics.tokens > 0
-    assert {"adapter_model.safetensors", "adapter_config.json", "train_metrics.json"} <= {
-        p.name for p in out.iterdir()
-    }
+    assert {"adapter_model.safetensors", "adapter_config.json", "train_metrics.json"} <= {p.name for p in out.iterdir()}
     assert not list(out.glob("checkpoint-*"))
     assert TrainMetrics.model_validate_json((out / "train_metrics.json").read_text()) == metrics
     # The shipped tokenizer keeps the inference template, not the training one.
@@ -96,7 +94,9 @@ def test_worker_cli_prints_metrics_last(tiny_model: Path, tiny_dataset: Path, tm
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = TrainMetrics.model_validate_json(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout[-2000:]
+    metrics = TrainMetrics.model_validate_json(lines[-1])
     assert metrics.steps == 2 and metrics.examples == 8
     assert (out / "adapter_model.safetensors").exists()
 

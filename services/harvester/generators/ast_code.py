@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import git
+
 from services.harvester.base import SKIP_DIRS, Context, Draft, clip_lines, first_paragraph
 
 NAME = "ast_code"
@@ -64,10 +66,26 @@ def module_name(rel: Path) -> str:
     return ".".join(parts)
 
 
-def load_modules(root: Path, ctx: Context) -> list[Module]:
+def changed_paths(root: Path, since: str) -> set[str] | None:
+    """Python files changed between `since` and HEAD, or None when the watermark is unusable."""
+    try:
+        out = git.Git(str(root)).execute(
+            ["git", "-c", "core.quotepath=off", "diff", "--name-only", "--no-renames", f"{since}", "HEAD", "--",
+             "*.py"])
+    except git.GitCommandError:
+        return None
+    return {ln for ln in str(out).splitlines() if ln}
+
+
+def load_modules(root: Path, ctx: Context, only: set[str] | None = None) -> tuple[list[Module], set[str]]:
+    """Parse the repo's modules (only those in `only` when given) and name every module in the repo."""
     modules: list[Module] = []
+    known: set[str] = set()
     for path in iter_python_files(root, ctx):
         rel = path.relative_to(root)
+        known.add(module_name(rel))
+        if only is not None and rel.as_posix() not in only:
+            continue
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 ctx.skips.add(NAME, "too_large")
@@ -89,7 +107,8 @@ def load_modules(root: Path, ctx: Context) -> list[Module]:
             ctx.skips.add(NAME, "unparsable")
             continue
         modules.append(Module(module_name(rel), rel.as_posix(), tree, source))
-    return modules
+    known.discard("")
+    return modules, known
 
 
 def _calls(node: ast.AST) -> list[str]:
@@ -138,7 +157,7 @@ def explain_function(fn: ast.FunctionDef | ast.AsyncFunctionDef, doc: str, owner
 def function_drafts(mod: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, owner: str) -> Iterator[Draft]:
     doc = ast.get_docstring(fn)
     end = fn.end_lineno or fn.lineno
-    if not doc or fn.name.startswith("__") and fn.name != "__init__":
+    if not doc or (fn.name.startswith("__") and fn.name != "__init__"):
         return
     if end - fn.lineno + 1 > MAX_FUNCTION_LINES:
         return
@@ -212,8 +231,7 @@ def imports_of(mod: Module, known: set[str]) -> dict[str, set[str]]:
     return deps
 
 
-def graph_drafts(modules: list[Module]) -> Iterator[Draft]:
-    known = {m.name for m in modules if m.name}
+def graph_drafts(modules: list[Module], known: set[str], with_importers: bool = True) -> Iterator[Draft]:
     graph = {m.name: imports_of(m, known) for m in modules if m.name}
     rel = {m.name: m.rel for m in modules}
     importers: dict[str, list[str]] = defaultdict(list)
@@ -232,7 +250,7 @@ def graph_drafts(modules: list[Module]) -> Iterator[Draft]:
                 messages=(("user", f"Which project modules does `{name}` depend on?"),
                           ("assistant", f"`{name}` ({rel[name]}) imports {len(deps)} project module(s):\n{body}")),
             )
-        users = importers.get(name, [])
+        users = importers.get(name, []) if with_importers else []
         if users:
             body = "\n".join(f"- `{u}`" for u in users[:MAX_LISTED])
             more = f"\n(and {len(users) - MAX_LISTED} more)" if len(users) > MAX_LISTED else ""
@@ -251,7 +269,11 @@ class AstCode:
         root = ctx.plan.repo
         if root is None:
             return
-        modules = load_modules(root, ctx)
+        # Incremental run (a watermark): mine only the files changed since it, so a commit hook's
+        # harvest costs what the commit touched. "Who imports X" needs every module parsed, so it
+        # is left to full runs.
+        only = changed_paths(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
+        modules, known = load_modules(root, ctx, only)
         for mod in modules:
             for node in mod.tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -262,4 +284,4 @@ class AstCode:
                     for m in node.body:
                         if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef):
                             yield from function_drafts(mod, m, f"(a method of `{node.name}`)")
-        yield from graph_drafts(modules)
+        yield from graph_drafts(modules, known, with_importers=only is None)

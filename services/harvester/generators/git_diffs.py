@@ -94,8 +94,9 @@ def _range(repo: git.Repo, plan_since: str | None, ctx: Context) -> str:
     if plan_since is None:
         return "HEAD"
     try:
-        since = repo.commit(plan_since).hexsha
-    except (git.BadName, ValueError, git.GitCommandError):
+        # rev-parse --verify, not repo.commit(): GitPython trusts any 40-hex string without looking.
+        since = repo.git.rev_parse("--verify", "--quiet", f"{plan_since}^{{commit}}").strip()
+    except git.GitCommandError:
         # The watermark is gone (history rewritten, other repo): fall back to the last N commits.
         ctx.skips.add(NAME, "watermark_unknown")
         return "HEAD"
@@ -143,14 +144,14 @@ def commit_drafts(c: Commit, ctx: Context) -> Iterator[Draft]:
                                   ("assistant", f"This is a {kind} change {stats}. {message}")),
                         **base)
         for h in f.hunks:
+            if f.status == "added" or not h.before.strip():
+                continue  # nothing to edit from: new files teach writing, not editing
             if hunks >= MAX_HUNKS_PER_COMMIT:
                 ctx.skips.add(NAME, "hunk_cap")
                 continue
             if len(h.lines) > MAX_HUNK_LINES:
                 ctx.skips.add(NAME, "hunk_too_large")
                 continue
-            if f.status == "added" or not h.before.strip():
-                continue  # nothing to edit from: new files teach writing, not editing
             hunks += 1
             fence = lang(f.path)
             where = f" near `{h.header}`" if h.header else ""

@@ -1,0 +1,257 @@
+"""Parse session logs into one shape: conversations of turns (a user request and what followed).
+
+Formats are detected per line (or per item of a .json array), so one file may mix them:
+- OpenAI: `{"messages": [{"role", "content", "tool_calls"?}, ...]}`
+- ShareGPT: `{"conversations": [{"from": "human|gpt|system|function_call|observation", "value"}]}`
+- agent transcripts: one event per line, `{"type": "user"|"assistant", "message": {"content": [...]}}`,
+  grouped by `session_id`/`sessionId` (else one conversation per file).
+A malformed line is counted and skipped; the rest of the file goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.harvester.base import Skips
+
+NAME = "sessions"
+SUFFIXES = (".jsonl", ".ndjson", ".json")
+_INTERRUPTED = "[Request interrupted"
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Turn:
+    user: str
+    system: str | None = None
+    answers: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)  # the model's own reasoning, when logged
+    error: str | None = None  # why the turn must not be trained on
+
+    @property
+    def answer(self) -> str:
+        return "\n\n".join(a.strip() for a in self.answers if a.strip())
+
+
+@dataclass
+class Conversation:
+    session_id: str
+    source: str
+    turns: list[Turn] = field(default_factory=list)
+
+
+def _text(content: Any) -> str:
+    """Text of an OpenAI/agent content field: a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str):
+        try:
+            val = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError:
+            return {"_raw": raw}
+        return val if isinstance(val, dict) else {"value": val}
+    return {}
+
+
+class _Builder:
+    """Accumulates messages into turns; the same logic serves all three formats."""
+
+    def __init__(self, conv: Conversation) -> None:
+        self.conv = conv
+        self.system: str | None = None
+        self.cur: Turn | None = None
+
+    def system_msg(self, text: str) -> None:
+        self.system = text.strip() or None
+
+    def user(self, text: str) -> None:
+        if text.strip().startswith(_INTERRUPTED):
+            self.fail("interrupted")
+            return
+        if not text.strip():
+            return
+        self.cur = Turn(user=text.strip(), system=self.system)
+        self.conv.turns.append(self.cur)
+
+    def assistant(self, text: str) -> None:
+        if self.cur is not None and text:
+            self.cur.answers.append(text)
+
+    def think(self, text: str) -> None:
+        if self.cur is not None and text.strip():
+            self.cur.thinking.append(text.strip())
+
+    def tool(self, name: str, arguments: Any) -> None:
+        if self.cur is not None and name:
+            self.cur.tool_calls.append(ToolCall(name, _arguments(arguments)))
+
+    def fail(self, reason: str) -> None:
+        if self.cur is not None and self.cur.error is None:
+            self.cur.error = reason
+
+
+def _is_error(d: dict[str, Any]) -> bool:
+    return bool(d.get("is_error") or d.get("isApiErrorMessage") or d.get("error")) or "error" in (
+        d.get("stop_reason"), d.get("finish_reason"))
+
+
+def parse_openai(obj: dict[str, Any], conv: Conversation) -> None:
+    b = _Builder(conv)
+    for m in obj.get("messages") or []:
+        if not isinstance(m, dict):
+            continue
+        role, content = m.get("role"), m.get("content")
+        if role == "system":
+            b.system_msg(_text(content))
+        elif role == "user":
+            b.user(_text(content))
+        elif role == "assistant":
+            b.assistant(_text(content))
+            if isinstance(m.get("reasoning_content"), str):
+                b.think(m["reasoning_content"])
+            for tc in m.get("tool_calls") or []:
+                fn = tc.get("function", {}) if isinstance(tc, dict) else {}
+                b.tool(str(fn.get("name", "")), fn.get("arguments"))
+            if _is_error(m):
+                b.fail("error")
+        elif role == "tool" and (_is_error(m) or str(_text(content)).startswith("Error")):
+            b.fail("tool_error")
+    if _is_error(obj):
+        b.fail("error")
+
+
+_SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                   "model": "assistant", "chatgpt": "assistant", "system": "system",
+                   "function_call": "tool_call", "observation": "tool", "tool": "tool"}
+
+
+def parse_sharegpt(obj: dict[str, Any], conv: Conversation) -> None:
+    b = _Builder(conv)
+    if isinstance(obj.get("system"), str):
+        b.system_msg(obj["system"])
+    for m in obj.get("conversations") or []:
+        if not isinstance(m, dict):
+            continue
+        role, value = _SHAREGPT_ROLES.get(str(m.get("from", "")).lower()), str(m.get("value") or "")
+        if role == "system":
+            b.system_msg(value)
+        elif role == "user":
+            b.user(value)
+        elif role == "assistant":
+            b.assistant(value)
+        elif role == "tool_call":
+            call = _arguments(value)
+            b.tool(str(call.get("name", "")), call.get("arguments", {}))
+        elif role == "tool" and (value.startswith("Error") or _is_error(m)):
+            b.fail("tool_error")
+
+
+def apply_agent_event(ev: dict[str, Any], b: _Builder) -> None:
+    msg = ev.get("message") if isinstance(ev.get("message"), dict) else {}
+    content = msg.get("content")
+    kind = ev.get("type")
+    if kind == "system":
+        b.system_msg(_text(content))
+    elif kind == "user":
+        parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+        text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
+        if any(isinstance(p, dict) and p.get("type") == "tool_result" and p.get("is_error") for p in parts):
+            b.fail("tool_error")
+        if text.strip():
+            b.user(text)
+    elif kind == "assistant":
+        parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+        for p in parts:
+            if not isinstance(p, dict):
+                continue
+            if p.get("type") == "text":
+                b.assistant(str(p.get("text", "")))
+            elif p.get("type") == "thinking":
+                b.think(str(p.get("thinking", "")))
+            elif p.get("type") == "tool_use":
+                b.tool(str(p.get("name", "")), p.get("input", {}))
+        if _is_error(ev) or _is_error(msg):
+            b.fail("error")
+
+
+def detect(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("messages"), list):
+        return "openai"
+    if isinstance(obj.get("conversations"), list):
+        return "sharegpt"
+    if obj.get("type") in ("user", "assistant", "system") and "message" in obj:
+        return "agent"
+    if obj.get("type") in ("summary", "result", "file-history-snapshot", "progress"):
+        return "agent_meta"  # bookkeeping lines of agent transcripts: nothing to learn
+    return None
+
+
+def parse_file(path: Path, root: Path, skips: Skips) -> list[Conversation]:
+    rel = path.name if path == root else path.relative_to(root).as_posix()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        skips.add(NAME, "not_utf8")
+        return []
+    except OSError:
+        skips.add(NAME, "unreadable")
+        return []
+    items: list[tuple[int, Any]] = []
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            skips.add(NAME, "malformed_file")
+            return []
+        items = list(enumerate(data if isinstance(data, list) else [data], 1))
+    else:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append((n, json.loads(line)))
+            except json.JSONDecodeError:
+                skips.add(NAME, "malformed_line")
+    convs: list[Conversation] = []
+    agents: dict[str, _Builder] = {}
+    for n, obj in items:
+        fmt = detect(obj)
+        if fmt == "openai" or fmt == "sharegpt":
+            sid = str(obj.get("id") or obj.get("session_id") or f"{rel}#{n}")
+            conv = Conversation(sid, rel)
+            (parse_openai if fmt == "openai" else parse_sharegpt)(obj, conv)
+            convs.append(conv)
+        elif fmt == "agent":
+            sid = str(obj.get("session_id") or obj.get("sessionId") or rel)
+            if sid not in agents:
+                agents[sid] = _Builder(Conversation(sid, rel))
+                convs.append(agents[sid].conv)
+            apply_agent_event(obj, agents[sid])
+        elif fmt is None:
+            skips.add(NAME, "unknown_format")
+    return convs
+
+
+def session_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES and not p.is_symlink())

@@ -1,0 +1,51 @@
+"""Offline judging of a JSONL file of examples (what `ouro judge --in FILE.jsonl --out DIR` calls).
+
+    HF_HUB_OFFLINE=1 python -m services.judge.cli --in examples.jsonl --out out/ --specialist coder
+
+Each input line is one `Example` as JSON; bad lines are rejected with a reason, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from services.judge.config import JudgeConfig
+from services.judge.core import judge
+from services.judge.dataset import write_dataset
+from services.judge.dedup import DedupHistory
+from shared.events import Specialist
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ouro judge", description=__doc__.splitlines()[0])
+    p.add_argument("--in", dest="inp", type=Path, required=True, help="JSONL file of examples")
+    p.add_argument("--out", type=Path, required=True, help="output directory (data/, README.md, report.json)")
+    p.add_argument("--specialist", choices=[s.value for s in Specialist], default=Specialist.ORCHESTRATOR.value)
+    p.add_argument("--tokenizer-dir", default=None, help="base model dir (default: the configured base model)")
+    p.add_argument("--history", type=Path, default=None, help="dedup history file (.npz); updated after writing")
+    p.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")
+    args = p.parse_args(argv)
+
+    tokenizer_dir = args.tokenizer_dir
+    if tokenizer_dir is None:
+        from shared.models import resolve_base_model
+        from shared.settings import CommonSettings
+
+        settings = CommonSettings()
+        tokenizer_dir = resolve_base_model(settings.base_model, settings.data_dir)
+    lines = [line.encode("utf-8") for line in args.inp.read_text(encoding="utf-8").splitlines() if line.strip()]
+    history = DedupHistory.load(args.history) if args.history else None
+    config = JudgeConfig(coherence=not args.no_coherence)
+    ds = judge(lines, specialist=args.specialist, config=config, tokenizer_dir=tokenizer_dir, history=history)
+    dataset_id = write_dataset(ds, args.out)
+    if history is not None and args.history is not None:
+        history.update(ds.examples)
+        history.save(args.history)
+    print(json.dumps({"dataset_id": dataset_id, "kept": ds.report.kept, "dropped": ds.report.dropped}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
