@@ -76,16 +76,20 @@ class Bus:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.service = service
+        self._closing: list[bool] = []
 
     @classmethod
     async def connect(cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0) -> Bus:
         """Connect, retrying with backoff (attempts=0: forever) and saying so in the log."""
         delay, attempt = 0.5, 0
+        closing: list[bool] = []  # set by close(): a disconnect then is the goodbye, not a fault
 
         async def on_error(err: Exception) -> None:  # nats-py's default logs a traceback per try
             log.warning("%s: NATS at %s unreachable or failing (%s); retrying", service, url, err or type(err).__name__)
 
         async def on_disconnect() -> None:
+            if closing:
+                return
             log.warning("%s: disconnected from NATS; reconnecting", service)
 
         async def on_reconnect() -> None:
@@ -106,6 +110,7 @@ class Bus:
                     reconnected_cb=on_reconnect,
                 )
                 bus = cls(nc, service)
+                bus._closing = closing
                 await bus.ensure_stream()
                 log.info("%s connected to %s", service, url)
                 return bus
@@ -117,6 +122,7 @@ class Bus:
                 delay = min(delay * 2, max_backoff)
 
     async def close(self) -> None:
+        self._closing.append(True)
         with contextlib.suppress(Exception):
             await self.nc.drain()
 
