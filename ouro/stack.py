@@ -27,12 +27,15 @@ class Stack:
         env: dict[str, str] | None = None,
         port: int | None = None,
         services: tuple[str, ...] = SERVICES,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.logs = self.data_dir / "logs"
         self.extra_env = env or {}
         self.port = port
         self.services = services
+        # per-process overrides, keyed by process name (e.g. a second judge "judge-filter-2")
+        self.service_env = service_env or {}
         self.nats: EmbeddedNats | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -66,10 +69,13 @@ class Stack:
             self.spawn(name)
         return self
 
-    def spawn(self, name: str) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, service: str | None = None) -> subprocess.Popen[bytes]:
+        """Start process `name` running `services.<service>` (default: the service called `name`)."""
         log = open(self.logs / f"{name}.log", "ab")
+        env = self.env() | self.service_env.get(name, {})
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", f"services.{service or name}"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.procs[name] = proc
         return proc

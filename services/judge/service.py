@@ -84,6 +84,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         await obj.put(staged_name(event.cycle_id, event.batch_index), verdicts.model_dump_json().encode())
         for r in verdicts.rejected:
             metrics.EXAMPLES_DROPPED.labels(event.specialist.value, r.reason).inc()
+        log.info("filtered batch %d of cycle %s: kept %d of %d", event.batch_index, event.cycle_id[:8],
+                 len(verdicts.kept), len(event.examples))
 
     async def wait_for_batches(event: HarvestCompleted) -> list[BatchVerdicts]:
         names = [staged_name(event.cycle_id, i) for i in range(event.batch_count)]

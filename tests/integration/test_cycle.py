@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import git
+import httpx
 import pytest
 from safetensors.torch import load_file
 
@@ -99,8 +100,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
         "OURO_PROMOTER_MIN_OVERALL": "0", "OURO_PROMOTER_MIN_CATEGORY": "0",
         "OURO_PROMOTER_MUST_BEAT_CHAMPION": "false",
         "OMP_NUM_THREADS": "1",
+        # small batches, so the two judge filter workers below both get some
+        "OURO_HARVESTER_BATCH_SIZE": "16",
     }
-    s = Stack(tmp_path_factory.mktemp("ouro"), env=env, port=free_port()).start()
+    metrics_port = free_port()
+    s = Stack(tmp_path_factory.mktemp("ouro"), env=env, port=free_port(),
+              service_env={"promoter": {"OURO_METRICS_PORT": str(metrics_port)},
+                           "judge-filter-2": {"OURO_JUDGE_ROLE": "filter"}}).start()
+    s.spawn("judge-filter-2", "judge")  # a second filter worker: the durable is their queue group
+    s.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     yield s
     s.stop()
 
@@ -172,6 +180,14 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
         assert champion is not None and champion.checkpoint_id == checkpoint.checkpoint_id
     finally:
         await bus.close()
+
+    # Two filter workers shared the cycle's batches.
+    for worker in ("judge", "judge-filter-2"):
+        assert "filtered batch" in stack.log_text(worker), worker
+    # The promoter's /metrics counted the promotion.
+    text = httpx.get(stack.metrics_url, timeout=5).text
+    assert 'ouro_promotions_total{specialist="orchestrator"} 1.0' in text
+    assert 'ouro_events_handled_total{service="promoter",subject="ouro.eval.completed.v1"} 1.0' in text
 
 
 async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> None:
@@ -246,3 +262,32 @@ def test_service_waits_for_nats_instead_of_crashing(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+# After the kill tests: by now there have been several promotions, so there is one to roll back to.
+def _ouro(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OURO_NATS_URL=stack.url, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "ouro.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def test_cli_status_history_rollback(stack: Stack) -> None:
+    status = json.loads(_ouro(stack, "status").stdout)
+    champion = status["champions"]["orchestrator"]["checkpoint_id"]
+    assert status["consumers"]["trainer"]["pending"] == 0
+    history = _ouro(stack, "history", "--limit", "200").stdout
+    assert "PROMOTED" in history and "harvest requested" in history
+    assert await _archived(stack), "the kill tests' cycles should have replaced the first champion"
+    done = _ouro(stack, "rollback", "--specialist", "orchestrator")
+    assert done.returncode == 0, done.stderr
+    restored = json.loads(done.stdout)["champion"]
+    assert restored != champion
+    assert json.loads(_ouro(stack, "status").stdout)["champions"]["orchestrator"]["checkpoint_id"] == restored
+
+
+async def _archived(stack: Stack) -> list[object]:
+    bus = await Bus.connect(stack.url, "test-archive", attempts=5)
+    try:
+        return await Registry(await bus.kv(REGISTRY_BUCKET)).archived(Specialist.ORCHESTRATOR)
+    finally:
+        await bus.close()
