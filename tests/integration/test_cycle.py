@@ -41,6 +41,7 @@ from shared.registry import REGISTRY_BUCKET, Registry
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, file_sha256, get_dir
 
 SESSIONS = ROOT / "examples" / "sessions"
+FIRST_HARVEST: list[HarvestCompleted] = []
 
 MODULE = '''"""Routing helpers for the {name} component."""
 
@@ -148,6 +149,7 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
 
     harvested = next(e for e in outcome.events if isinstance(e, HarvestCompleted))
     assert harvested.example_count > 0 and len(harvested.by_generator) >= 3  # ast, git diffs, sessions
+    FIRST_HARVEST.append(harvested)
     dataset = next(e for e in outcome.events if isinstance(e, DatasetReady))
     checkpoint = next(e for e in outcome.events if isinstance(e, CheckpointReady))
     evaluation = next(e for e in outcome.events if isinstance(e, EvalCompleted))
@@ -204,6 +206,9 @@ async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> 
     counts = _count(outcome)
     assert counts[EvalCompleted] == 1
     assert counts[ModelPromoted] + counts[ModelRejected] == 1
+    # Incremental: the repo's watermark limited this cycle's diffs to the one new commit.
+    harvested = next(e for e in outcome.events if isinstance(e, HarvestCompleted))
+    assert 0 < harvested.by_generator["git_diffs"] < FIRST_HARVEST[0].by_generator["git_diffs"]
     # it really was interrupted: the restarted evaluator evaluated the same checkpoint again
     assert stack.log_text("evaluator").count("evaluating checkpoint") == before + 2
 
