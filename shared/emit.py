@@ -141,10 +141,12 @@ async def _connect(nats_url: str, timeout: float) -> NATS | None:
     async def quiet(err: Exception) -> None:  # nats-py's default error callback logs a traceback
         log.debug("nats: %s", err)
 
+    # nats-py only gives up on a server after `max_reconnect_attempts` (> 0) failures, sleeping
+    # `reconnect_time_wait` between them: 0 would retry forever, the default wait costs 2 s.
     try:
         return await asyncio.wait_for(
             nats.connect(nats_url, name="ouro-emit", connect_timeout=timeout, allow_reconnect=False,
-                         max_reconnect_attempts=0, error_cb=quiet),
+                         max_reconnect_attempts=1, reconnect_time_wait=0, error_cb=quiet),
             timeout * 2,
         )
     except Exception as err:  # noqa: BLE001 - refused, unresolvable, slow: all mean "spool it"

@@ -13,37 +13,17 @@ from shared.bus import Bus
 from shared.events import (
     ArtifactRef,
     EvalCompleted,
-    Event,
     HarvestRequested,
     ModelPromoted,
     ModelRejected,
     Specialist,
     Subject,
     TrainMetrics,
-    decode,
     new_id,
     utcnow,
 )
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
-
-
-async def _events_of(bus: Bus, cycle: str, want: int, timeout: float = 10) -> list[Event]:
-    sub = await bus.js.subscribe("ouro.>", ordered_consumer=True)
-    got: list[Event] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while loop.time() < deadline and len(got) < want:
-            try:
-                msg = await sub.next_msg(timeout=0.3)
-            except Exception:
-                continue
-            event = decode(msg.subject, msg.data)
-            if event.cycle_id == cycle:
-                got.append(event)
-    finally:
-        await sub.unsubscribe()
-    return got
+from tests.busutil import events_of
 
 
 async def _register(registry: Registry, cid: str) -> None:
@@ -89,14 +69,14 @@ async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Re
 
     c1 = uuid.uuid4().hex
     await bus.publish(_eval(c1, first, 0.8, None, 0.2))
-    events = await _events_of(bus, c1, 2, timeout=5)
+    events = await events_of(bus, c1, 2, timeout=5)
     assert [type(e) for e in events] == [EvalCompleted, ModelPromoted]
     champ, _ = await registry.champion(Specialist.REASONER)
     assert champ is not None and champ.checkpoint_id == first
 
     c2 = uuid.uuid4().hex
     await bus.publish(_eval(c2, second, 0.75, first, 0.8))
-    events = await _events_of(bus, c2, 3)
+    events = await events_of(bus, c2, 3)
     rejected = [e for e in events if isinstance(e, ModelRejected)]
     feedback = [e for e in events if isinstance(e, HarvestRequested)]
     assert len(rejected) == 1 and "does not beat the champion" in rejected[0].reasons[0]
@@ -108,7 +88,7 @@ async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Re
     await bus.publish(_eval(c1, first, 0.8, None, 0.2).model_copy(update={"event_id": new_id()}))
     await asyncio.sleep(1.5)
     assert len(await registry.archived(Specialist.REASONER)) == 0
-    decided = [e for e in await _events_of(bus, c1, 10, timeout=2) if isinstance(e, ModelPromoted)]
+    decided = [e for e in await events_of(bus, c1, 10, timeout=2) if isinstance(e, ModelPromoted)]
     assert len(decided) == 1
 
 
@@ -119,10 +99,10 @@ async def test_stale_comparison_is_not_promoted(bus: Bus, promoter: Registry) ->
     await _register(registry, b)
     ca = uuid.uuid4().hex
     await bus.publish(_eval(ca, a, 0.9, None, 0.1))
-    await _events_of(bus, ca, 2, timeout=5)
+    await events_of(bus, ca, 2, timeout=5)
     cb = uuid.uuid4().hex  # evaluated against the base model, but `a` is champion now
     await bus.publish(_eval(cb, b, 0.95, None, 0.1))
-    events = await _events_of(bus, cb, 2, timeout=5)
+    events = await events_of(bus, cb, 2, timeout=5)
     assert isinstance(events[-1], ModelRejected)
     assert "champion changed" in events[-1].reasons[0]
 

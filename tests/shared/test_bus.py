@@ -6,26 +6,8 @@ import asyncio
 import uuid
 
 from shared.bus import Bus, ConsumerSpec, Delivery, Poison
-from shared.events import STREAM_NAME, DeadLetter, Event, HarvestRequested, Subject, decode
-
-
-async def _collect(bus: Bus, subject: Subject, cycle_id: str, n: int, timeout: float = 10) -> list[Event]:
-    """Read events of one cycle from the stream with an ephemeral ordered consumer."""
-    got: list[Event] = []
-    sub = await bus.js.subscribe(subject.value, ordered_consumer=True)
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(got) < n and asyncio.get_running_loop().time() < deadline:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except Exception:
-                continue
-            event = decode(msg.subject, msg.data)
-            if event.cycle_id == cycle_id:
-                got.append(event)
-    finally:
-        await sub.unsubscribe()
-    return got
+from shared.events import STREAM_NAME, DeadLetter, Event, HarvestRequested, Subject
+from tests.busutil import events_of
 
 
 def _req(cycle: str) -> HarvestRequested:
@@ -37,7 +19,7 @@ async def test_publish_is_deduplicated_by_event_id(bus: Bus) -> None:
     event = _req(cycle)
     await bus.publish(event)
     await bus.publish(event)  # a retry after a crash: same Nats-Msg-Id
-    got = await _collect(bus, Subject.HARVEST_REQUESTED, cycle, 2, timeout=2)
+    got = await events_of(bus, cycle, 2, subject=Subject.HARVEST_REQUESTED.value, timeout=2)
     assert [e.event_id for e in got] == [event.event_id]
 
 
@@ -56,7 +38,7 @@ async def test_malformed_event_goes_to_dlq_and_consumer_keeps_running(bus: Bus) 
     good = _req(cycle)
     await bus.publish(good)
     task = asyncio.create_task(bus.consume(spec, handler, stop))
-    dead = await _collect(bus, Subject.DLQ, "unknown", 2)
+    dead = await events_of(bus, "unknown", 2, subject=Subject.DLQ.value)
     for _ in range(50):
         if any(e.event_id == good.event_id for e in handled):
             break
@@ -85,7 +67,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None:
     spec = ConsumerSpec(durable=f"r-{cycle[:8]}", subjects=(Subject.HARVEST_REQUESTED,), ack_wait=5, retry_delay=0.1)
     await bus.publish(_req(cycle))
     task = asyncio.create_task(bus.consume(spec, handler, stop))
-    dead = await _collect(bus, Subject.DLQ, cycle, 1)
+    dead = await events_of(bus, cycle, 1, subject=Subject.DLQ.value)
     stop.set()
     await task
     assert attempts == [1, 2]
