@@ -6,6 +6,7 @@
     ouro status | history | rollback --specialist coder [--to CHECKPOINT]
     ouro harvest --repo . --out ex.jsonl ; ouro judge --in ex.jsonl --out ds/
     ouro train --dataset ds/ --out adapter/ ; ouro eval --adapter adapter/ --suite orchestrator
+    ouro hooks install REPO ; ouro emit session FILE ; ouro emit flush
 """
 
 from __future__ import annotations
@@ -171,14 +172,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 async def _rollback(url: str, specialist: str, to: str | None) -> int:
-    from shared import metrics
     from shared.bus import Bus
     from shared.registry import REGISTRY_BUCKET, Registry
 
     bus = await Bus.connect(url, "ouro-cli", attempts=3)
     try:
         record = await Registry(await bus.kv(REGISTRY_BUCKET)).rollback(Specialist(specialist), to)
-        metrics.ROLLBACKS.labels(specialist).inc()
         print(json.dumps({"specialist": specialist, "champion": record.checkpoint_id, "overall": record.overall}))
     except LookupError as err:
         print(f"ouro rollback: {err}", file=sys.stderr)
@@ -232,9 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", help="checkpoint id to restore")
     sp.set_defaults(func=cmd_rollback)
 
-    from ouro import offline_cores
+    from ouro import hooks_cli, offline_cores
 
     offline_cores.add_parsers(sub, offline_cores.run)
+    hooks_cli.add_parsers(sub)
     return p
 
 

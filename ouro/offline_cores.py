@@ -20,15 +20,32 @@ def _base_dir() -> Path:
     return resolve_base_model(settings.base_model, settings.data_dir)
 
 
+def _external(spec: str):  # noqa: ANN202 - the type lives in a lazily imported module
+    from services.harvester.generators.external import ExternalSource
+
+    path, _, category = spec.rpartition(":")
+    if not path or not category:
+        raise SystemExit(f"ouro harvest: --external {spec!r} must be PATH:CATEGORY")
+    return ExternalSource(path=Path(path), category=category)
+
+
 def cmd_harvest(args: argparse.Namespace) -> int:
     from services.harvester.core import HarvestError, HarvestPlan, harvest
+    from services.harvester.formats import supported_fim_share
 
+    tokenizer_dir = _base_dir()
+    fim_share, why = supported_fim_share(tokenizer_dir, 0.3)
+    if why:
+        print(f"ouro harvest: {why}", file=sys.stderr)
     plan = HarvestPlan(
         specialist=Specialist(args.specialist),
         repo=Path(args.repo) if args.repo else None,
         sessions=Path(args.sessions) if args.sessions else None,
         max_commits=args.max_commits,
-        tokenizer_dir=_base_dir(),
+        tokenizer_dir=tokenizer_dir,
+        fim_share=fim_share,
+        tool_specs=tuple(Path(p) for p in args.tool_specs),
+        external=tuple(_external(x) for x in args.external),
     )
     try:
         result = harvest(plan)
@@ -98,6 +115,8 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
     sp.add_argument("--sessions")
     sp.add_argument("--specialist", choices=specialists, default="orchestrator")
     sp.add_argument("--max-commits", type=int, default=500)
+    sp.add_argument("--tool-specs", action="append", default=[], help="MCP tools/list or OpenAI function JSON")
+    sp.add_argument("--external", action="append", default=[], help="PATH:CATEGORY, a local instruction dataset")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=run, core=cmd_harvest)
 

@@ -24,7 +24,15 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
@@ -49,7 +57,8 @@ class ConsumerSpec:
     subjects: tuple[Subject, ...]
     ack_wait: float = 30.0
     max_deliver: int = 5
-    # One message in flight per consumer: training and evaluation are heavy and sequential.
+    # Each process handles one message at a time; this caps how many processes bound to the
+    # durable work at once (1: a strictly serial stage such as the promoter).
     max_ack_pending: int = 1
     retry_delay: float = 2.0
 
@@ -72,14 +81,17 @@ class Delivery:
 
 
 class Bus:
-    def __init__(self, nc: NATS, service: str) -> None:
+    def __init__(self, nc: NATS, service: str, replicas: int = 1) -> None:
         self.nc = nc
+        self.replicas = replicas
         self.js: JetStreamContext = nc.jetstream()
         self.service = service
         self._closing: list[bool] = []
 
     @classmethod
-    async def connect(cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0) -> Bus:
+    async def connect(
+        cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0, replicas: int = 1
+    ) -> Bus:
         """Connect, retrying with backoff (attempts=0: forever) and saying so in the log."""
         delay, attempt = 0.5, 0
         closing: list[bool] = []  # set by close(): a disconnect then is the goodbye, not a fault
@@ -109,7 +121,7 @@ class Bus:
                     disconnected_cb=on_disconnect,
                     reconnected_cb=on_reconnect,
                 )
-                bus = cls(nc, service)
+                bus = cls(nc, service, replicas)
                 bus._closing = closing
                 await bus.ensure_stream()
                 log.info("%s connected to %s", service, url)
@@ -136,6 +148,7 @@ class Bus:
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_S,
             max_msg_size=8 * 1024 * 1024,
+            num_replicas=self.replicas,
         )
         try:
             await self.js.stream_info(STREAM_NAME)
@@ -158,7 +171,7 @@ class Bus:
             return await self.js.key_value(bucket)
         except BucketNotFoundError:
             with contextlib.suppress(Exception):
-                return await self.js.create_key_value(bucket=bucket, history=history)
+                return await self.js.create_key_value(bucket=bucket, history=history, replicas=self.replicas)
             return await self.js.key_value(bucket)  # created by a racing service
 
     async def object_store(self, bucket: str) -> ObjectStore:
@@ -166,7 +179,8 @@ class Bus:
             return await self.js.object_store(bucket)
         except (BucketNotFoundError, NotFoundError):
             with contextlib.suppress(Exception):
-                return await self.js.create_object_store(bucket=bucket)
+                config = ObjectStoreConfig(replicas=self.replicas)
+                return await self.js.create_object_store(bucket=bucket, config=config)
             return await self.js.object_store(bucket)
 
     # ------------------------------------------------------------------ consuming

@@ -246,7 +246,7 @@ class SessionLogger:
         self.sent: bool | None = None  # None until closed
 
     def log(self, role: Literal["system", "user", "assistant", "tool"], content: str) -> None:
-        from services.harvester.scrub import scrub
+        from shared.scrub import scrub
 
         if self.sent is not None:
             raise ValueError(f"session {self.session_id} is closed; start a new SessionLogger")

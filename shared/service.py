@@ -35,7 +35,7 @@ async def run_service(name: str, settings: CommonSettings, setup: Setup) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     metrics.serve_metrics(settings.metrics_port)
-    bus = await Bus.connect(settings.nats_url, name, attempts=settings.connect_attempts)
+    bus = await Bus.connect(settings.nats_url, name, attempts=settings.connect_attempts, replicas=settings.replicas)
     consumers = await setup(bus)
     tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
     log.info("%s ready", name)

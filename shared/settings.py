@@ -21,4 +21,6 @@ class CommonSettings(BaseSettings):
     # "nats" (object store bucket, the default: no shared volume needed) or a local directory path.
     artifact_store: str = "nats"
     metrics_port: int = 0  # 0: do not serve /metrics
+    # JetStream replicas for the stream and buckets: 1 on one server, 3 on a 3-node cluster
+    replicas: int = 1
     connect_attempts: int = 0  # 0: retry forever (a service waits for NATS instead of crash-looping)

@@ -90,5 +90,6 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         log.info("checkpoint %s: %.3f vs champion %.3f", event.checkpoint_id, candidate.overall,
                  champion_result.overall)
 
-    spec = ConsumerSpec(durable="evaluator", subjects=(Subject.CHECKPOINT_READY,), ack_wait=settings.ack_wait)
+    spec = ConsumerSpec(durable="evaluator", subjects=(Subject.CHECKPOINT_READY,), ack_wait=settings.ack_wait,
+                        max_ack_pending=8)
     return [(spec, on_checkpoint)]

@@ -8,6 +8,7 @@ Every value here must be a category of that specialist in shared/specialists.py 
 from __future__ import annotations
 
 from shared.events import Specialist
+from shared.specialists import profile
 
 ORC, COD, REA = Specialist.ORCHESTRATOR, Specialist.CODER, Specialist.REASONER
 
@@ -28,7 +29,15 @@ TASKS: dict[str, dict[Specialist, str | None]] = {
     "session_turn": {ORC: "orchestration", COD: "instruction", REA: "reasoning"},
     # conciseness
     "concise_rewrite": {ORC: "conciseness", COD: None, REA: "non_reasoning"},
+    # tool_specs
+    "tool_spec_call": {ORC: "tool_use", COD: None, REA: None},
+    # docs: a direct explanation, no chain of thought: non-reasoning practice for the reasoner
+    "explain_doc": {ORC: "architecture", COD: "instruction", REA: "non_reasoning"},
 }
+
+# external: the configured category travels as the hint; it applies to every specialist that has it.
+EXTERNAL = "external"
+
 
 # A hint overrides the table for one specialist: a bugfix diff is debugging practice for the
 # coder, a test commit is test generation; a session turn the loop routed to the reasoner is
@@ -49,6 +58,8 @@ HINTS: dict[tuple[str, str, Specialist], str | None] = {
 
 def category_for(task: str, specialist: Specialist, hint: str | None = None) -> str | None:
     """The category a draft of `task` gets for `specialist`, or None when it does not apply."""
+    if task == EXTERNAL:
+        return hint if hint in profile(specialist).categories else None
     if hint is not None and (task, hint, specialist) in HINTS:
         return HINTS[(task, hint, specialist)]
     row = TASKS.get(task)

@@ -24,18 +24,19 @@ from services.harvester.errors import HarvestError, UnknownTokenizerFamily
 from services.harvester.formats import apply_fim, fim_tokens
 from services.harvester.generators.ast_code import AstCode
 from services.harvester.generators.conciseness import Conciseness
+from services.harvester.generators.docs import Docs
+from services.harvester.generators.external import External, ExternalSource
 from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.sessions import Sessions
 from services.harvester.generators.targeted import Targeted
-from services.harvester.scrub import scrub
+from services.harvester.generators.tool_specs import ToolSpecs
 from shared.events import ChatMessage, Example, Provenance, Specialist
+from shared.scrub import scrub
 
-__all__ = ["HarvestError", "HarvestPlan", "HarvestResult", "UnknownTokenizerFamily", "harvest"]
+__all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "UnknownTokenizerFamily", "harvest"]
 
 MIN_ANSWER_TOKENS = 10
 MAX_ANSWER_TOKENS = 600
-
-
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class HarvestPlan:
     max_commits: int = 500
     fim_share: float = 0.3
     tokenizer_dir: Path | None = None  # base model tokenizer dir, used for FIM/think special tokens
+    tool_specs: tuple[Path, ...] = ()  # MCP tools/list or OpenAI function-schema JSON files (or dirs of them)
+    docs: bool = True  # mine the repo's Markdown/RST sections
+    external: tuple[ExternalSource, ...] = ()  # local instruction datasets, each mapped to a category
 
 
 @dataclass
@@ -67,8 +71,9 @@ def validate(plan: HarvestPlan) -> None:
         spec = Specialist(plan.specialist)
     except ValueError:
         raise HarvestError(f"`specialist` {plan.specialist!r} is not one of {[s.value for s in Specialist]}") from None
-    if plan.repo is None and plan.sessions is None:
-        raise HarvestError(f"harvest plan for {spec.value} has neither `repo` nor `sessions`: give at least one")
+    if plan.repo is None and plan.sessions is None and not plan.tool_specs and not plan.external:
+        raise HarvestError(f"harvest plan for {spec.value} has neither `repo` nor `sessions` (nor `tool_specs` or"
+                           " `external`): give at least one")
     if plan.repo is not None:
         if not Path(plan.repo).is_dir():
             raise HarvestError(f"`repo` {plan.repo} does not exist or is not a directory")
@@ -82,6 +87,11 @@ def validate(plan: HarvestPlan) -> None:
             raise HarvestError(f"`repo` {plan.repo} is a bare repository; the harvester needs a work tree")
     if plan.sessions is not None and not Path(plan.sessions).exists():
         raise HarvestError(f"`sessions` {plan.sessions} does not exist (give a .jsonl/.json file or a directory)")
+    for p in plan.tool_specs:
+        if not Path(p).exists():
+            raise HarvestError(f"`tool_specs` entry {p} does not exist (give a .json file or a directory of them)")
+    for src in plan.external:
+        src.validate()
     if plan.max_commits < 1:
         raise HarvestError(f"`max_commits` must be at least 1, got {plan.max_commits}")
     if not 0.0 <= plan.fim_share <= 1.0:
@@ -120,7 +130,8 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
     fim = fim_tokens(plan.tokenizer_dir) if plan.tokenizer_dir is not None and plan.fim_share > 0 else None
     ctx = Context(plan=plan, skips=Skips())
     drafts: list[Draft] = []
-    for gen in sources if sources is not None else (AstCode(), GitDiffs(), Sessions()):
+    default = (AstCode(), GitDiffs(), Sessions(), ToolSpecs(), Docs(), External())
+    for gen in sources if sources is not None else default:
         drafts.extend(gen.run(ctx))
     transforms: list[Transform] = []
     if category_for("concise_rewrite", spec) is not None:

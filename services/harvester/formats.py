@@ -105,3 +105,15 @@ def apply_fim(examples: list[Example], tokens: tuple[str, str, str] | None, shar
         fim = to_fim(ex, tokens)
         out.append(fim if fim is not None else ex)
     return out
+
+
+def supported_fim_share(tokenizer_dir: Path | None, share: float) -> tuple[float, str | None]:
+    """`share` if the base model has FIM tokens, else 0 and why: a base model that was not trained
+    with FIM (SmolLM2, the default) gets no FIM examples rather than a failed harvest."""
+    if tokenizer_dir is None or share <= 0:
+        return share, None
+    try:
+        fim_tokens(tokenizer_dir)
+    except UnknownTokenizerFamily as err:
+        return 0.0, f"fill-in-the-middle examples disabled: {err}"
+    return share, None

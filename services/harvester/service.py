@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from services.harvester.core import HarvestError, HarvestPlan, HarvestResult, harvest
-from services.harvester.formats import UnknownTokenizerFamily, fim_tokens
+from services.harvester.formats import supported_fim_share
+from services.harvester.generators.external import ExternalSource
 from services.harvester.settings import HarvesterSettings
 from shared import metrics
 from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
@@ -92,18 +93,15 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             raw = await state.marked("watermark", repo_key(repo))
             since = raw.decode() if raw else None
         tokenizer_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
-        fim_share = settings.fim_share
-        if fim_share > 0:
-            try:
-                fim_tokens(tokenizer_dir)
-            except UnknownTokenizerFamily as err:
-                # SmolLM2, the default base, was not trained with FIM tokens: no FIM examples for it.
-                log.warning("fill-in-the-middle examples disabled: %s", err)
-                fim_share = 0.0
+        fim_share, why = supported_fim_share(tokenizer_dir, settings.fim_share)
+        if why:
+            log.warning(why)
         return HarvestPlan(
             specialist=specialist, repo=Path(repo) if repo else None, sessions=sessions,
             weak_categories=tuple(dict.fromkeys(weak + await weak_for(specialist))), since_commit=since,
             max_commits=settings.max_commits, fim_share=fim_share, tokenizer_dir=tokenizer_dir,
+            tool_specs=tuple(p for p in settings.tool_specs if p.exists()), docs=settings.docs,
+            external=tuple(ExternalSource(path=x.path, category=x.category, limit=x.limit) for x in settings.external),
         )
 
     async def on_event(event: Event, delivery: Delivery) -> None:
@@ -142,5 +140,6 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         durable="harvester",
         subjects=(Subject.HARVEST_REQUESTED, Subject.COMMITS_NEW, Subject.SESSIONS_NEW),
         ack_wait=settings.ack_wait,
+        max_ack_pending=4,
     )
     return [(spec, on_event)]

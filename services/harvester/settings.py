@@ -1,6 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class External(BaseModel):
+    """A local instruction dataset (JSONL, Parquet or a `datasets.save_to_disk` dir) and its category."""
+
+    path: Path
+    category: str
+    limit: int | None = None
 
 
 class HarvesterSettings(BaseSettings):
@@ -18,3 +29,9 @@ class HarvesterSettings(BaseSettings):
     # which specialist a commits.new / sessions.new harvest is for
     trigger_specialist: str = "orchestrator"
     ack_wait: float = 60.0
+    # Extra sources mined in every cycle (JSON in the environment, e.g.
+    # OURO_HARVESTER_TOOL_SPECS='["examples/tools"]',
+    # OURO_HARVESTER_EXTERNAL='[{"path": "data/alpaca.jsonl", "category": "instruction"}]').
+    tool_specs: list[Path] = [Path(__file__).resolve().parents[2] / "examples" / "tools"]
+    docs: bool = True
+    external: list[External] = []

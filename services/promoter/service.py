@@ -7,6 +7,7 @@ same event (dropped by JetStream's dedup) and never promotes twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 from pathlib import Path
@@ -115,7 +116,28 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             ))
 
     spec = ConsumerSpec(durable="promoter", subjects=(Subject.EVAL_COMPLETED,), ack_wait=settings.ack_wait)
+    watch_rollbacks(registry)
     return [(spec, on_eval)]
+
+
+def watch_rollbacks(registry: Registry) -> asyncio.Task[None]:
+    """Count rollbacks (made by `ouro rollback`, a short-lived CLI) here, where /metrics is served."""
+
+    async def watch() -> None:
+        watcher = await registry.kv.watch("champion.*")
+        seen_current = False
+        async for entry in watcher:
+            if entry is None:  # the end of the current values: what follows is new
+                seen_current = True
+                continue
+            if not seen_current or not entry.value:
+                continue
+            record = ChampionRecord.model_validate_json(entry.value)
+            if record.reason == "rollback":
+                metrics.ROLLBACKS.labels(record.specialist.value).inc()
+                log.warning("champion of %s rolled back to %s", record.specialist.value, record.checkpoint_id)
+
+    return asyncio.create_task(watch())
 
 
 async def _serve(bus: Bus, registry: Registry, common: CommonSettings, serving: VllmServing,

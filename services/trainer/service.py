@@ -109,5 +109,6 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             metrics=record.metrics,
         ))
 
-    spec = ConsumerSpec(durable="trainer", subjects=(Subject.DATASET_READY,), ack_wait=settings.ack_wait, max_deliver=3)
+    spec = ConsumerSpec(durable="trainer", subjects=(Subject.DATASET_READY,), ack_wait=settings.ack_wait, max_deliver=3,
+                        max_ack_pending=8)
     return [(spec, on_dataset)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.harvester.scrub import scrub
+from shared.scrub import scrub
 
 # Real-format (but fake) secrets, one per detector.
 SECRETS = {

@@ -288,6 +288,11 @@ async def test_cli_status_history_rollback(stack: Stack) -> None:
     restored = json.loads(done.stdout)["champion"]
     assert restored != champion
     assert json.loads(_ouro(stack, "status").stdout)["champions"]["orchestrator"]["checkpoint_id"] == restored
+    # The promoter saw the rollback and counted it where Prometheus scrapes.
+    deadline = time.monotonic() + 10
+    while 'ouro_rollbacks_total{specialist="orchestrator"} 1.0' not in httpx.get(stack.metrics_url).text:
+        assert time.monotonic() < deadline, "the promoter did not count the rollback"
+        await asyncio.sleep(0.2)
 
 
 async def _archived(stack: Stack) -> list[object]:
