@@ -128,6 +128,13 @@ async def _cycle(stack: Stack, repo: git.Repo, watcher=None, timeout: float = 30
         await bus.close()
 
 
+def _diagnose(stack: Stack, outcome: CycleOutcome) -> str:
+    """What a failed cycle got to, and what each service said last."""
+    seen = ", ".join(type(e).__name__ for e in outcome.events)
+    tails = "\n".join(f"--- {name}\n{stack.log_text(name)[-1500:]}" for name in (*stack.procs, "nats"))
+    return f"decision={outcome.decision} reasons={outcome.reasons}\nevents: {seen}\n{tails}"
+
+
 def _count(outcome: CycleOutcome) -> Counter[type]:
     return Counter(type(e) for e in outcome.events)
 
@@ -142,7 +149,7 @@ async def _wait_for_log(stack: Stack, service: str, needle: str, times: int = 1,
 async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tmp_path: Path) -> None:
     base_before = file_sha256(tiny_model_dir / "model.safetensors")
     outcome = await _cycle(stack, repo)
-    assert outcome.decision == "promoted", (outcome.reasons, stack.log_text("judge")[-2000:])
+    assert outcome.decision == "promoted", _diagnose(stack, outcome)
     counts = _count(outcome)
     assert counts[HarvestRequested] == 1 and counts[ExamplesHarvested] >= 1 and counts[HarvestCompleted] == 1
     assert counts[DatasetReady] == counts[CheckpointReady] == counts[EvalCompleted] == counts[ModelPromoted] == 1
@@ -202,7 +209,7 @@ async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> 
         stack.kill("evaluator")
         stack.spawn("evaluator")
     outcome = await _cycle(stack, repo, kill_evaluator)
-    assert outcome.decision in ("promoted", "rejected"), outcome.reasons
+    assert outcome.decision in ("promoted", "rejected"), _diagnose(stack, outcome)
     counts = _count(outcome)
     assert counts[EvalCompleted] == 1
     assert counts[ModelPromoted] + counts[ModelRejected] == 1
@@ -223,7 +230,7 @@ async def test_trainer_killed_mid_training(stack: Stack, repo: git.Repo) -> None
         stack.spawn("trainer")
 
     outcome = await _cycle(stack, repo, kill_trainer)
-    assert outcome.decision in ("promoted", "rejected"), outcome.reasons
+    assert outcome.decision in ("promoted", "rejected"), _diagnose(stack, outcome)
     counts = _count(outcome)
     assert counts[CheckpointReady] == 1 and counts[EvalCompleted] == 1
     assert counts[ModelPromoted] + counts[ModelRejected] == 1
