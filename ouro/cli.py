@@ -44,7 +44,8 @@ async def _cycle(args: argparse.Namespace, url: str) -> int:
             print(json.dumps({"cycle_id": request.cycle_id}))
             return 0
         print(f"cycle {request.cycle_id} for {args.specialist} started", flush=True)
-        outcome = await run_cycle(bus, request, timeout=args.timeout, on_event=_print_progress)
+        outcome = await run_cycle(bus, request, timeout=args.timeout, on_event=_print_progress,
+                                  on_wait=lambda t, stage: print(f"[{t:7.1f}s] ... {stage}", flush=True))
     finally:
         await bus.close()
     if outcome.categories:

@@ -89,18 +89,28 @@ async def run_cycle(
     *,
     timeout: float = 3600.0,
     on_event: Callable[[float, Event], None] | None = None,
+    on_wait: Callable[[float, str], None] | None = None,
+    wait_every: float = 30.0,
 ) -> CycleOutcome:
-    """Publish `request` and wait for the decision (or a dead letter) of its cycle."""
+    """Publish `request` and wait for the decision (or a dead letter) of its cycle.
+
+    `on_wait(elapsed, stage)` is called after every `wait_every` seconds without an event, so a
+    person watching a 5-minute training run knows what the loop is doing.
+    """
     outcome = CycleOutcome(cycle_id=request.cycle_id)
     sub = await bus.js.subscribe("ouro.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
     started = time.monotonic()
     try:
         await bus.publish(request)
         deadline = started + timeout
+        quiet_since = started  # when the last event (or the last waiting note) was seen
         while time.monotonic() < deadline:
             try:
                 msg = await sub.next_msg(timeout=1.0)
-            except (TimeoutError, Exception):  # nats.errors.TimeoutError
+            except Exception:  # noqa: BLE001 - nats.errors.TimeoutError: nothing new this second
+                if on_wait and time.monotonic() - quiet_since >= wait_every:
+                    quiet_since = time.monotonic()
+                    on_wait(quiet_since - started, waiting_on(outcome.events[-1] if outcome.events else request))
                 continue
             try:
                 event = decode(msg.subject, msg.data)
@@ -109,6 +119,7 @@ async def run_cycle(
             if event.cycle_id != request.cycle_id:
                 continue
             outcome.events.append(event)
+            quiet_since = time.monotonic()
             if on_event:
                 on_event(time.monotonic() - started, event)
             match event:
@@ -129,6 +140,21 @@ async def run_cycle(
         return outcome
     finally:
         await sub.unsubscribe()
+
+
+def waiting_on(last: Event) -> str:
+    match last:
+        case HarvestRequested() | ExamplesHarvested():
+            return "the harvester is mining"
+        case HarvestCompleted():
+            return "the judge is filtering and assembling the dataset"
+        case DatasetReady():
+            return "the trainer is training"
+        case CheckpointReady():
+            return "the evaluator is scoring candidate and champion"
+        case EvalCompleted():
+            return "the promoter is deciding"
+    return "waiting"
 
 
 def new_request(specialist: str, repo: str | None, sessions: str | None) -> HarvestRequested:

@@ -8,8 +8,12 @@ from shared.bus import Bus
 from shared.events import Event, decode
 
 
-async def events_of(bus: Bus, cycle_id: str, want: int, *, subject: str = "ouro.>", timeout: float = 10) -> list[Event]:
-    """Up to `want` events of one cycle on `subject`, read with an ephemeral ordered consumer."""
+async def events_of(
+    bus: Bus, cycle_id: str, want: int, *, subject: str = "ouro.>", timeout: float = 10,
+    until: tuple[type[Event], ...] = (),
+) -> list[Event]:
+    """Up to `want` events of one cycle on `subject` (stopping after one of type `until`), read
+    with an ephemeral ordered consumer."""
     got: list[Event] = []
     sub = await bus.js.subscribe(subject, ordered_consumer=True)
     loop = asyncio.get_running_loop()
@@ -26,6 +30,8 @@ async def events_of(bus: Bus, cycle_id: str, want: int, *, subject: str = "ouro.
                 continue
             if event.cycle_id == cycle_id:
                 got.append(event)
+                if isinstance(event, until):
+                    break
     finally:
         await sub.unsubscribe()
     return got

@@ -6,6 +6,9 @@
 vLLM does not install on the CPU machines here, so the HTTP boundary the evaluator and promoter
 use in production (`OpenAIBackend`) is exercised against this server instead. It answers
 `POST /v1/chat/completions` (greedy, `max_tokens`) and `GET /v1/models`, one request at a time.
+Given the base model directory it also does what vLLM's `--enable-lora` runtime API does, which
+the promoter's hot-swap speaks: `POST /v1/load_lora_adapter {"lora_name", "lora_path"}` makes
+`lora_name` a model to ask for, `POST /v1/unload_lora_adapter {"lora_name"}` removes it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from services.evaluator.backends import Backend
@@ -22,10 +26,14 @@ from services.evaluator.backends import Backend
 class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], backend: Backend, model_name: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], backend: Backend, model_name: str, base_model_dir: Path | None = None
+    ) -> None:
         super().__init__(address, _Handler)
         self.backend = backend
         self.model_name = model_name
+        self.base_model_dir = base_model_dir
+        self.adapters: dict[str, Backend] = {}
         self.lock = threading.Lock()  # one generation at a time: torch already uses every core
 
     @property
@@ -52,21 +60,51 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
-        self._send(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]})
+        names = [self.server.model_name, *self.server.adapters]
+        self._send(200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+
+    def _lora(self, path: str, body: dict[str, Any]) -> None:
+        name = body.get("lora_name")
+        if not name:
+            self._send(400, {"error": {"message": "`lora_name` is required"}})
+        elif path.endswith("unload_lora_adapter"):
+            if self.server.adapters.pop(name, None) is None:
+                self._send(404, {"error": {"message": f"adapter {name} is not loaded"}})
+            else:
+                self._send(200, {"unloaded": name})
+        elif self.server.base_model_dir is None:
+            self._send(501, {"error": {"message": "started without a base model: cannot load adapters"}})
+        elif name in self.server.adapters:
+            self._send(400, {"error": {"message": f"adapter {name} is already loaded"}})
+        else:
+            from services.evaluator.backends import TransformersBackend
+
+            with self.server.lock:
+                self.server.adapters[name] = TransformersBackend(self.server.base_model_dir, Path(body["lora_path"]))
+            self._send(200, {"loaded": name})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        route = self.path.rstrip("/")
+        if route not in ("/v1/chat/completions", "/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            if route != "/v1/chat/completions":
+                self._lora(route, body)
+                return
             messages = [{"role": m["role"], "content": m["content"]} for m in body["messages"]]
             max_tokens = int(body.get("max_tokens") or 128)
         except (ValueError, KeyError, TypeError) as exc:
             self._send(400, {"error": {"message": f"bad request: {exc}"}})
             return
+        model = body.get("model", self.server.model_name)
+        backend = self.server.adapters.get(model, self.server.backend if model == self.server.model_name else None)
+        if backend is None:
+            self._send(404, {"error": {"message": f"model {model} is not served here"}})
+            return
         with self.server.lock:
-            text = self.server.backend.generate([messages], max_tokens)[0]
+            text = backend.generate([messages], max_tokens)[0]
         self._send(
             200,
             {
@@ -79,8 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-def serve(backend: Backend, *, host: str = "127.0.0.1", port: int = 0, model_name: str = "local") -> LocalServer:
+def serve(
+    backend: Backend, *, host: str = "127.0.0.1", port: int = 0, model_name: str = "local",
+    base_model_dir: Path | None = None,
+) -> LocalServer:
     """Start the server on a background thread (port 0: a free port) and return it."""
-    server = LocalServer((host, port), backend, model_name)
+    server = LocalServer((host, port), backend, model_name, base_model_dir)
     threading.Thread(target=server.serve_forever, name="openai-stand-in", daemon=True).start()
     return server

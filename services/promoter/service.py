@@ -144,11 +144,11 @@ async def _serve(bus: Bus, registry: Registry, common: CommonSettings, serving: 
                  record: ChampionRecord, revision: int) -> None:
     """Load the new champion under an immutable versioned name, then flip the alias to it."""
     store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
-    target = common.data_dir / "serving" / f"{record.specialist.value}-v{revision}"
+    target = (common.data_dir / "serving" / f"{record.specialist.value}-v{revision}").resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        with tempfile.TemporaryDirectory(dir=common.data_dir) as tmp:
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             await get_dir(store, record.adapter, Path(tmp) / "adapter")
-            target.parent.mkdir(parents=True, exist_ok=True)
             (Path(tmp) / "adapter").rename(target)
     alias = f"serving.{record.specialist.value}"
     previous = await registry.marked("alias", alias)

@@ -1,0 +1,95 @@
+"""The harvester's bus adapter on a real nats-server: watermarks, feedback, triggers, bad requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services.harvester.service import HARVESTER_BUCKET, setup
+from services.harvester.settings import HarvesterSettings
+from shared.bus import Bus
+from shared.events import (
+    ChatMessage,
+    DeadLetter,
+    ExamplesHarvested,
+    HarvestCompleted,
+    HarvestRequested,
+    SessionsNew,
+    Specialist,
+)
+from shared.settings import CommonSettings
+from tests.busutil import events_of
+
+CODE = '''def scale(values: list[float], factor: float) -> list[float]:
+    """Multiply every value by `factor`, keeping the order of the input list."""
+    return [v * factor for v in values]
+'''
+
+
+@pytest.fixture
+async def harvester(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
+    try:
+        await bus.js.delete_key_value(HARVESTER_BUCKET)
+    except Exception:  # noqa: BLE001 - no bucket yet
+        pass
+    stop = asyncio.Event()
+    common = CommonSettings(base_model=str(tiny_model_dir), data_dir=tmp_path / "data")
+    consumers = await setup(bus, common, HarvesterSettings(ack_wait=5, tool_specs=[]))
+    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
+    yield
+    stop.set()
+    await asyncio.gather(*tasks)
+    await bus.js.delete_consumer("OURO", "harvester")
+
+
+async def _request(bus: Bus, **fields) -> list:
+    cycle = uuid.uuid4().hex
+    await bus.publish(HarvestRequested(cycle_id=cycle, specialist=Specialist.CODER, **fields))
+    return await events_of(bus, cycle, 500, timeout=15, until=(HarvestCompleted, DeadLetter))
+
+
+async def test_watermark_feedback_and_bad_request(bus: Bus, harvester, repo_builder) -> None:
+    repo_builder.commit("feat: add scale", {"pkg/scale.py": CODE})
+    repo = str(repo_builder.root)
+
+    first = await _request(bus, repo=repo)
+    done = next(e for e in first if isinstance(e, HarvestCompleted))
+    batches = [e for e in first if isinstance(e, ExamplesHarvested)]
+    assert done.batch_count == len(batches) and done.example_count == sum(len(b.examples) for b in batches) > 0
+    assert done.by_generator.get("git_diffs", 0) > 0
+
+    # Nothing new since the watermark: no diffs are mined again.
+    second = next(e for e in await _request(bus, repo=repo) if isinstance(e, HarvestCompleted))
+    assert second.by_generator.get("git_diffs", 0) == 0
+
+    # The promoter's feedback is remembered and folded into the next cycle of that specialist.
+    cycle = uuid.uuid4().hex
+    await bus.publish(HarvestRequested(cycle_id=cycle, specialist=Specialist.CODER, reason="feedback",
+                                       weak_categories=("debugging", "review")))
+    await asyncio.sleep(1.0)
+    fixed = CODE.replace("v * factor", "v * abs(factor)")
+    repo_builder.commit("fix: scale ignored negative factors", {"pkg/scale.py": fixed})
+    third = next(e for e in await _request(bus, repo=repo) if isinstance(e, HarvestCompleted))
+    assert set(third.weak_categories) == {"debugging", "review"}
+    assert third.by_generator.get("git_diffs", 0) > 0  # just the new commit
+    fourth = next(e for e in await _request(bus, repo=repo) if isinstance(e, HarvestCompleted))
+    assert fourth.weak_categories == ()  # used once, then cleared
+
+    # A request naming nothing to mine can never succeed: dead-lettered with the reason.
+    dead = [e for e in await _request(bus) if isinstance(e, DeadLetter)]
+    assert dead and "neither a repo nor sessions" in dead[0].reason
+
+
+async def test_inline_session_triggers_a_harvest_of_that_session(bus: Bus, harvester) -> None:
+    cycle = uuid.uuid4().hex
+    await bus.publish(SessionsNew(cycle_id=cycle, session_id="s-1", messages=(
+        ChatMessage(role="user", content="Please route this to the coder: the parser crashes on empty input files."),
+        ChatMessage(role="assistant", content="Routing to the coder specialist: it owns parser fixes and will add "
+                                              "a regression test for empty input files."),
+    )))
+    events = await events_of(bus, cycle, 10, timeout=15, until=(HarvestCompleted,))
+    done = next(e for e in events if isinstance(e, HarvestCompleted))
+    assert done.by_generator.get("sessions", 0) > 0
