@@ -35,6 +35,10 @@ class Draft:
     session_id: str | None = None
     hint: str | None = None  # refines the category: a commit's class, a session turn's route
     format: ExampleFormat = "chat"
+    # A worked rationale behind the answer (logged reasoning, a step-by-step explanation): core
+    # renders it with the base model family's think tags (formats.THINK_FAMILIES), or drops the
+    # draft when the tokenizer has none. The plain answer is a separate draft.
+    thought: str | None = None
 
     @property
     def prompt(self) -> str:
@@ -63,6 +67,7 @@ class Context:
     skips: Skips
     commit_classes: Counter[str] = field(default_factory=Counter)
     head_commit: str | None = None
+    session_hashes: dict[str, str] = field(default_factory=dict)  # session file mined -> its sha256
 
 
 class Generator(Protocol):

@@ -19,6 +19,7 @@ TASKS: dict[str, dict[Specialist, str | None]] = {
     "explain_class": {ORC: "architecture", COD: "instruction", REA: "reasoning"},
     "module_importers": {ORC: "architecture", COD: None, REA: "reasoning"},
     "module_dependencies": {ORC: "architecture", COD: None, REA: "reasoning"},
+    "function_callers": {ORC: "architecture", COD: None, REA: "reasoning"},
     # git_diffs
     "diff_review": {ORC: "code_review", COD: "review", REA: "reasoning"},
     "diff_edit": {ORC: None, COD: "editing", REA: None},

@@ -21,7 +21,7 @@ import git
 from services.harvester.base import Context, Draft, Generator, Skips, Transform, approx_tokens
 from services.harvester.categories import category_for
 from services.harvester.errors import HarvestError, UnknownTokenizerFamily
-from services.harvester.formats import apply_fim, fim_tokens
+from services.harvester.formats import apply_fim, fim_tokens, render_think, think_family
 from services.harvester.generators.ast_code import AstCode
 from services.harvester.generators.conciseness import Conciseness
 from services.harvester.generators.docs import Docs
@@ -48,10 +48,12 @@ class HarvestPlan:
     since_commit: str | None = None  # watermark: mine only commits after this sha (None: last max_commits)
     max_commits: int = 500
     fim_share: float = 0.3
-    tokenizer_dir: Path | None = None  # base model tokenizer dir, used for FIM/think special tokens
+    # base model tokenizer dir, used for FIM/think special tokens; None: `<think>` tags, FIM off
+    tokenizer_dir: Path | None = None
     tool_specs: tuple[Path, ...] = ()  # MCP tools/list or OpenAI function-schema JSON files (or dirs of them)
     docs: bool = True  # mine the repo's Markdown/RST sections
     external: tuple[ExternalSource, ...] = ()  # local instruction datasets, each mapped to a category
+    seen_sessions: frozenset[str] = frozenset()  # sha256 of session files already mined: skipped
 
 
 @dataclass
@@ -63,6 +65,7 @@ class HarvestResult:
     head_commit: str | None  # the new watermark for the repo
     by_category: dict[str, int] = field(default_factory=dict)
     commit_classes: dict[str, int] = field(default_factory=dict)  # bugfix|refactor|feature|test|docs|other
+    session_hashes: dict[str, str] = field(default_factory=dict)  # session file mined this run -> its sha256
 
 
 def validate(plan: HarvestPlan) -> None:
@@ -128,6 +131,7 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
     spec = Specialist(plan.specialist)
     # Resolved before mining so an unusable tokenizer fails in milliseconds, not after the harvest.
     fim = fim_tokens(plan.tokenizer_dir) if plan.tokenizer_dir is not None and plan.fim_share > 0 else None
+    think = think_family(plan.tokenizer_dir)
     ctx = Context(plan=plan, skips=Skips())
     drafts: list[Draft] = []
     default = (AstCode(), GitDiffs(), Sessions(), ToolSpecs(), Docs(), External())
@@ -149,6 +153,11 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
         if category is None:
             ctx.skips.add(d.generator, f"not_for_{spec.value}")
             continue
+        if d.thought is not None:
+            if think is None:  # no think tokens in this base model: no wrong tags (the plain draft stays)
+                ctx.skips.add("think", "unsupported_tokenizer")
+                continue
+            d = render_think(d, think)
         tokens = approx_tokens(d.answer)
         if tokens < MIN_ANSWER_TOKENS or tokens > MAX_ANSWER_TOKENS:
             ctx.skips.add(d.generator, "answer_too_short" if tokens < MIN_ANSWER_TOKENS else "answer_too_long")
@@ -169,4 +178,5 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
         head_commit=ctx.head_commit,
         by_category=dict(sorted(Counter(e.category for e in examples).items())),
         commit_classes=dict(sorted(ctx.commit_classes.items())),
+        session_hashes=dict(sorted(ctx.session_hashes.items())),
     )

@@ -1,11 +1,12 @@
 """Harvester bus adapter: harvest.requested | commits.new | sessions.new → examples.harvested batches,
 then harvest.completed.
 
-Watermarks (KV `ouro-harvester`) make a cycle mine only what is new since the last one. They
-move only after every batch is published, so a harvester killed mid-way re-mines the same
-range on redelivery; batch ids are derived from (cycle, batch), so the republished batches are
-dropped by JetStream's dedup. Weak categories from the promoter are kept per specialist and
-folded into that specialist's next cycle.
+Watermarks (KV `ouro-harvester`) make a cycle mine only what is new since the last one: a commit
+per repo (`done.watermark.<repo>`), and a marker per session file content already mined for a
+specialist (`done.sessions.<specialist>.<sha256[:32]>`). They move only after every batch is
+published, so a harvester killed mid-way re-mines the same range on redelivery; batch ids are
+derived from (cycle, batch), so the republished batches are dropped by JetStream's dedup. Weak
+categories from the promoter are kept per specialist and folded into that specialist's next cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from services.harvester.core import HarvestError, HarvestPlan, HarvestResult, harvest
 from services.harvester.formats import supported_fim_share
 from services.harvester.generators.external import ExternalSource
+from services.harvester.generators.sessions import session_digests
 from services.harvester.settings import HarvesterSettings
 from shared import metrics
 from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
@@ -44,6 +46,10 @@ HARVESTER_BUCKET = "ouro-harvester"
 
 def repo_key(repo: str) -> str:
     return hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:24]
+
+
+def session_key(specialist: Specialist, digest: str) -> str:
+    return f"{Specialist(specialist).value}.{digest[:32]}"
 
 
 async def setup(bus: Bus, common: CommonSettings | None = None,
@@ -81,17 +87,34 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             metrics.SECRETS_SCRUBBED.labels(kind).inc(n)
         if plan.repo is not None and result.head_commit and settings.incremental:
             await state.mark("watermark", repo_key(str(plan.repo)), result.head_commit.encode())
+        if settings.incremental:
+            for h in sorted(set(result.session_hashes.values())):
+                await state.mark("sessions", session_key(plan.specialist, h), b"1")
         if plan.weak_categories:
             await state.mark("weak", plan.specialist.value, b"[]")
         log.info("cycle %s: %d examples in %d batches %s", cycle_id, len(result.examples), len(batches),
                  result.by_generator)
 
+    async def seen_sessions(specialist: Specialist, sessions: Path) -> frozenset[str]:
+        """The hashes of the session files under `sessions` this specialist's cycles mined before."""
+        digests = sorted(set((await asyncio.to_thread(session_digests, sessions)).values()))
+        seen: set[str] = set()
+        for i in range(0, len(digests), 64):  # one KV read per file, 64 at a time
+            chunk = digests[i:i + 64]
+            marks = await asyncio.gather(*(state.marked("sessions", session_key(specialist, h)) for h in chunk))
+            seen.update(h for h, m in zip(chunk, marks, strict=True) if m)
+        return frozenset(seen)
+
     async def plan_for(specialist: Specialist, repo: str | None, sessions: Path | None,
-                       weak: tuple[str, ...]) -> HarvestPlan:
+                       weak: tuple[str, ...], new_sessions: bool = False) -> HarvestPlan:
+        """`new_sessions`: the sessions are new by definition (a sessions.new): mined whatever the KV says."""
         since = None
         if repo and settings.incremental:
             raw = await state.marked("watermark", repo_key(repo))
             since = raw.decode() if raw else None
+        seen: frozenset[str] = frozenset()
+        if sessions is not None and settings.incremental and not new_sessions:
+            seen = await seen_sessions(specialist, sessions)
         tokenizer_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
         fim_share, why = supported_fim_share(tokenizer_dir, settings.fim_share)
         if why:
@@ -102,6 +125,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             max_commits=settings.max_commits, fim_share=fim_share, tokenizer_dir=tokenizer_dir,
             tool_specs=tuple(p for p in settings.tool_specs if p.exists()), docs=settings.docs,
             external=tuple(ExternalSource(path=x.path, category=x.category, limit=x.limit) for x in settings.external),
+            seen_sessions=seen,
         )
 
     async def on_event(event: Event, delivery: Delivery) -> None:
@@ -128,13 +152,13 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             case SessionsNew():
                 specialist = Specialist(settings.trigger_specialist)
                 if event.ref:
-                    await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), ()))
+                    await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), (), new_sessions=True))
                     return
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / f"{event.session_id}.jsonl"
                     messages = [m.model_dump() for m in event.messages]
                     path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
-                    await run(event.cycle_id, await plan_for(specialist, None, path, ()))
+                    await run(event.cycle_id, await plan_for(specialist, None, path, (), new_sessions=True))
 
     spec = ConsumerSpec(
         durable="harvester",

@@ -11,6 +11,7 @@ A malformed line is counted and skipped; the rest of the file goes on.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from services.harvester.base import Skips
 NAME = "sessions"
 SUFFIXES = (".jsonl", ".ndjson", ".json")
 _INTERRUPTED = "[Request interrupted"
+_INLINE_THINK = re.compile(r"<(think|thinking)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_STRAY_THINK = re.compile(r"</?(?:think|thinking)>", re.IGNORECASE)
 
 
 @dataclass
@@ -91,7 +94,16 @@ class _Builder:
         self.conv.turns.append(self.cur)
 
     def assistant(self, text: str) -> None:
-        if self.cur is not None and text:
+        if self.cur is None or not text:
+            return
+        # Reasoning models served without a reasoning parser log their thought inline: keep it
+        # apart from the answer, so the plain example carries no tags the base model lacks.
+        for m in _INLINE_THINK.finditer(text):
+            self.think(m.group(2))
+        text = _INLINE_THINK.sub("", text)
+        if _STRAY_THINK.search(text):
+            self.fail("think_unbalanced")
+        if text.strip():
             self.cur.answers.append(text)
 
     def think(self, text: str) -> None:
@@ -205,10 +217,11 @@ def detect(obj: Any) -> str | None:
     return None
 
 
-def parse_file(path: Path, root: Path, skips: Skips) -> list[Conversation]:
+def parse_file(path: Path, root: Path, skips: Skips, data: bytes | None = None) -> list[Conversation]:
+    """Conversations of one session file (`data`: its bytes, when already read)."""
     rel = path.name if path == root else path.relative_to(root).as_posix()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
     except UnicodeDecodeError:
         skips.add(NAME, "not_utf8")
         return []

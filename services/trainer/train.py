@@ -175,14 +175,17 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
     trainer.model.save_pretrained(out_dir)
     tokenizer.chat_template = inference_template  # serve with the template the base model ships
     tokenizer.save_pretrained(out_dir)
+    # One step's loss is noisy (batches differ in difficulty): report the means of the first and
+    # last quarter-ish of steps, at most five each, so "loss went down" compares like with like.
+    window = max(1, min(5, len(losses) // 4))
     metrics = TrainMetrics(
         method=method,
         device="cuda" if cuda else "cpu",
         examples=len(dataset),
         steps=trainer.state.global_step,
         epochs=float(trainer.state.epoch or 0.0),
-        train_loss=losses[-1],
-        first_loss=losses[0],
+        train_loss=round(sum(losses[-window:]) / window, 4),
+        first_loss=round(sum(losses[:window]) / window, 4),
         tokens=int(trainer.state.num_input_tokens_seen),
         duration_s=round(time.monotonic() - started, 3),
     )

@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 from services.harvester.base import Context, Skips
+from services.harvester.categories import category_for
 from services.harvester.core import HarvestPlan
 from services.harvester.generators.ast_code import AstCode
 from shared.events import Specialist
@@ -115,3 +116,56 @@ def test_incremental_mines_only_changed_files(small_repo) -> None:
     head = small_repo.repo.head.commit.hexsha
     ctx = Context(plan=HarvestPlan(specialist=Specialist.CODER, repo=root, since_commit=head), skips=Skips())
     assert list(AstCode().run(ctx)) == []
+
+
+CALLS_STORE = '''class Store:
+    def save(self, data: bytes) -> str:
+        return self.key(data)
+
+    def key(self, data: bytes) -> str:
+        return str(len(data))
+
+    def get(self, key: str) -> bytes:
+        return b""
+'''
+CALLS_API = '''from pkg import store as st
+from pkg.util import clean
+
+
+def handle(cfg: dict) -> str:
+    s = st.Store()
+    cfg.get("x")  # a dict's get, not Store.get
+    return s.save(clean(b"x"))
+
+
+def batch(items: list) -> None:
+    for i in items:
+        clean(i)
+    helper()
+
+
+def helper() -> None:
+    return None
+'''
+CALLS_UTIL = '''def clean(data: bytes) -> bytes:
+    return data.strip()
+'''
+
+
+def test_what_calls_a_function(repo_builder) -> None:
+    repo_builder.commit("add", {"pkg/__init__.py": "", "pkg/store.py": CALLS_STORE, "pkg/api.py": CALLS_API,
+                                "pkg/util.py": CALLS_UTIL})
+    drafts, _ = run(repo_builder.root)
+    callers = {d.prompt.split("`")[1]: d for d in drafts if d.task == "function_callers"}
+    assert sorted(callers) == ["pkg.api.helper", "pkg.store.Store.key", "pkg.store.Store.save", "pkg.util.clean"]
+    clean = callers["pkg.util.clean"]
+    assert clean.answer.endswith("- `pkg.api.batch` (pkg/api.py, line 11)\n- `pkg.api.handle` (pkg/api.py, line 5)")
+    assert "from 2 place(s)" in clean.answer and clean.path == "pkg/util.py"
+    assert "`pkg.store.Store.save` (pkg/store.py, line 2)" in callers["pkg.store.Store.key"].answer
+    assert "pkg.store.Store.get" not in callers  # `cfg.get` is a dict call: never resolved to it
+    assert category_for("function_callers", Specialist.ORCHESTRATOR) == "architecture"
+
+    # Incremental runs do not parse every module, so they ask no call-graph questions.
+    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, repo=repo_builder.root,
+                                   since_commit=repo_builder.repo.head.commit.hexsha), skips=Skips())
+    assert not [d for d in AstCode().run(ctx) if d.task == "function_callers"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -93,3 +94,35 @@ async def test_inline_session_triggers_a_harvest_of_that_session(bus: Bus, harve
     events = await events_of(bus, cycle, 10, timeout=15, until=(HarvestCompleted,))
     done = next(e for e in events if isinstance(e, HarvestCompleted))
     assert done.by_generator.get("sessions", 0) > 0
+
+
+def _session(path: Path, sid: str, request: str) -> None:
+    row = {"id": sid, "messages": [
+        {"role": "user", "content": request},
+        {"role": "assistant", "content": "Fixed: the parser function now returns an empty config for an empty "
+                                         "file, and a regression test covers it."}]}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+
+async def test_session_files_are_mined_once(bus: Bus, harvester, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    _session(sessions / "a.jsonl", "a", "Fix the bug in the parser function for empty files.")
+
+    async def cycle() -> tuple[HarvestCompleted, set[str]]:
+        events = await _request(bus, sessions=str(sessions))
+        done = next(e for e in events if isinstance(e, HarvestCompleted))
+        sources = {x.provenance.source for e in events if isinstance(e, ExamplesHarvested) for x in e.examples}
+        return done, sources
+
+    first, sources = await cycle()
+    assert first.by_generator.get("sessions", 0) > 0 and sources == {"a.jsonl"}
+
+    # The same files again: nothing mined twice.
+    second, _ = await cycle()
+    assert second.by_generator.get("sessions", 0) == 0 and second.skipped["sessions:unchanged"] == 1
+
+    # A new file: only its examples.
+    _session(sessions / "b.jsonl", "b", "Fix the crash in the lint module on unicode paths.")
+    third, sources = await cycle()
+    assert third.by_generator.get("sessions", 0) > 0 and sources == {"b.jsonl"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.harvester.base import Context, Skips
 from services.harvester.core import HarvestPlan
+from services.harvester.formats import DEFAULT_THINK, render_think
 from services.harvester.generators.sessions import Sessions
 from shared.events import Specialist
 
@@ -86,7 +87,10 @@ def test_agent_transcript_grouped_by_session(tmp_path: Path) -> None:
     assert skips == Counter({"sessions:tool_error": 1, "sessions:interrupted": 1, "sessions:error": 1})
     assert {d.session_id for d in drafts} == {"a"}
     think = next(d for d in drafts if d.format == "think")
-    assert think.answer.startswith("<think>\nA status call answers this.\n</think>\n\nThe current cycle")
+    assert think.thought == "A status call answers this."
+    assert think.answer == "The current cycle is training the coder adapter."  # tags come from core, per family
+    assert render_think(think, DEFAULT_THINK).answer.startswith(
+        "<think>\nA status call answers this.\n</think>\n\nThe current cycle")
 
 
 def test_shipped_example_sessions() -> None:

@@ -95,6 +95,10 @@ def test_tool_calls(response: str, reason: str | None) -> None:
         ("<think>add them 42", "think", "validity:think_unbalanced"),
         ("</think>42<think>", "chat", "validity:think_unbalanced"),
         ("42", "think", "validity:think_missing"),
+        # every family's tags from shared/think.py, not only R1's
+        ("<|channel>thought\nadd them<channel|>42", "think", None),
+        ("[THINK]add them[/THINK]42", "think", None),
+        ("[THINK]add them 42", "think", "validity:think_unbalanced"),
         ("x <fim_middle> y", "chat", "validity:stray_fim_token"),
     ],
 )

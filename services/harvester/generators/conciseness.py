@@ -55,6 +55,8 @@ class Conciseness:
 
     def run(self, drafts: list[Draft], ctx: Context) -> Iterator[Draft]:
         for d in drafts:
+            if d.thought is not None:  # the same answer as its plain draft: rewritten once, there
+                continue
             answer = d.answer
             # Code and JSON answers are already exact; shortening them would break them.
             if answer.lstrip().startswith(("```", "{", "[")) or approx_tokens(answer) < MIN_SOURCE_TOKENS:

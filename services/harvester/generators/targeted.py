@@ -74,7 +74,8 @@ class Targeted:
                     continue
                 made += 1
                 yield Draft(generator=NAME, task=d.task, hint=d.hint, source=d.source, commit=d.commit,
-                            path=d.path, lines=d.lines, session_id=d.session_id, messages=new)
+                            path=d.path, lines=d.lines, session_id=d.session_id, messages=new,
+                            format=d.format, thought=d.thought)
             produced[cat] += made
         for c, n in produced.items():
             if n == 0:

@@ -10,10 +10,10 @@ import re
 
 from services.judge.verdict import KEEP, Verdict, drop
 from shared.events import Example
+from shared.think import has_thought, think_balanced
 
 _TOOL_CALL_TAG = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
-_THINK = re.compile(r"</?think>")
 # StarCoder/SmolLM2 style and Qwen style sentinels; either family is accepted, never mixed.
 FIM_STYLES: tuple[tuple[str, str, str], ...] = (
     ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
@@ -54,15 +54,6 @@ def tool_call_error(raw: str) -> str | None:
     return None
 
 
-def think_balanced(content: str) -> bool:
-    depth = 0
-    for tag in _THINK.findall(content):
-        depth += -1 if tag.startswith("</") else 1
-        if depth not in (0, 1):  # closed before opened, or nested
-            return False
-    return depth == 0
-
-
 def fim_well_formed(prompt: str) -> bool:
     for prefix, suffix, middle in FIM_STYLES:
         counts = [prompt.count(t) for t in (prefix, suffix, middle)]
@@ -88,7 +79,7 @@ class ValidityFilter:
                     return drop(error)
         if not all(think_balanced(c) for c in assistant):
             return drop("validity:think_unbalanced")
-        if example.format == "think" and not any("<think>" in c for c in assistant):
+        if example.format == "think" and not any(has_thought(c) for c in assistant):
             return drop("validity:think_missing")
         if example.format == "fim":
             if not fim_well_formed(example.prompt) or _ANY_FIM.search(example.response):
