@@ -20,8 +20,16 @@ def run(script: str, *args: str) -> dict:
     started = time.monotonic()
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    text = out[out.index("{"):]  # the scripts print one JSON object, possibly after log lines
-    result = json.loads(text)
+    # Each script ends with one JSON object; log lines (trainer dicts included) may come before it.
+    starts = [i for i in range(len(out)) if out[i] == "{" and (i == 0 or out[i - 1] == "\n")]
+    for i in reversed(starts):
+        try:
+            result = json.loads(out[i:])
+            break
+        except json.JSONDecodeError:
+            continue
+    else:
+        raise RuntimeError(f"{script} printed no JSON result:\n{out[-2000:]}")
     result["wall_s"] = round(time.monotonic() - started, 1)
     return result
 
@@ -31,6 +39,7 @@ def main() -> int:
     harvest = run("bench_harvest.py")
     judge = run("bench_judge.py")
     train_eval = run("bench_train_eval.py", *(["--real"] if real else []))
+    hook = run("bench_hook.py")
     gen = train_eval.get("tiny_generate", {})
     summary = {
         "harvest_full_s": harvest["full_s"],
@@ -38,9 +47,12 @@ def main() -> int:
         "harvest_incremental_s": harvest["incremental_diffs_only_s"],
         "harvest_incremental_target_met (<= 2 s)": harvest["incremental_diffs_only_s"] <= 2,
         "harvest_incremental_over_full": round(harvest["incremental_diffs_only_s"] / max(harvest["full_s"], 1e-9), 4),
+        "hook_commit_ms_median (with hook / without)": [hook["with_hook"]["median_ms"],
+                                                         hook["without_hook"]["median_ms"]],
+        "hook_events_delivered": f'{hook["events_in_stream"]}/{hook["commits"]}',
         "judge_examples_per_s": judge["examples_per_s_filter"],
         "generate_batched_speedup (vs one prompt at a time)": gen.get("batched_speedup"),
-        "details": {"harvest": harvest, "judge": judge, "train_eval": train_eval},
+        "details": {"harvest": harvest, "judge": judge, "train_eval": train_eval, "hook": hook},
     }
     out = ROOT / ".ouro" / "bench.json"
     out.parent.mkdir(exist_ok=True)
