@@ -92,6 +92,17 @@ def main() -> None:
             for name, s in b.seconds.items():
                 per_filter[name] = round(per_filter.get(name, 0.0) + s, 3)
 
+        # Baseline in the same run: the coherence filter in fp32 against int8 on the same examples.
+        if config.coherence:
+            from services.judge.filters.coherence import CoherenceFilter
+
+            pairs = [(e.prompt, e.response) for e in examples[:500]]
+            for label, int8 in (("coherence_fp32_500_s", False), ("coherence_int8_500_s", True)):
+                f = CoherenceFilter(int8=int8)
+                start = time.perf_counter()
+                f.score(pairs)
+                t[label] = time.perf_counter() - start
+
         kw = {"suites_dir": config.suites_dir, "cache_dir": config.cache_dir}
         start = time.perf_counter()
         index = load_index(**kw)
@@ -120,6 +131,8 @@ def main() -> None:
         "examples": args.n, "kept": ds.report.kept, "dropped": ds.report.dropped,
         "timings_s": {k: round(v, 3) for k, v in t.items()}, "filter_s": per_filter,
         "examples_per_s_filter": round(args.n / t["filter_batch_s"], 1),
+        "coherence_int8_speedup": round(t["coherence_fp32_500_s"] / t["coherence_int8_500_s"], 2)
+        if "coherence_int8_500_s" in t else None,
     }, indent=2))
 
 

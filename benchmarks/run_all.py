@@ -51,6 +51,7 @@ def main() -> int:
                                                          hook["without_hook"]["median_ms"]],
         "hook_events_delivered": f'{hook["events_in_stream"]}/{hook["commits"]}',
         "judge_examples_per_s": judge["examples_per_s_filter"],
+        "judge_coherence_int8_speedup (vs fp32, same examples)": judge["coherence_int8_speedup"],
         "generate_batched_speedup (vs one prompt at a time)": gen.get("batched_speedup"),
         "details": {"harvest": harvest, "judge": judge, "train_eval": train_eval, "hook": hook},
     }

@@ -27,6 +27,7 @@ class JudgeConfig(BaseModel):
     coherence: bool = True
     coherence_threshold: float = 0.1
     coherence_max_tokens: int = 128
+    coherence_int8: bool = True  # CPU only: int8 dynamic quantization, ~2.6x faster (filters/coherence.py)
     coherence_thresholds: dict[str, float] = Field(
         # short or structured answers sit far from their prompt in embedding space
         default_factory=lambda: {"conciseness": 0.02, "tool_use": 0.02, "intent_classification": 0.02}

@@ -77,7 +77,7 @@ def build_filters(config: JudgeConfig, specialist: Specialist | str, tokenizer_d
         filters.append(
             CoherenceFilter(
                 threshold=config.coherence_threshold, thresholds=config.coherence_thresholds,
-                max_seq_length=config.coherence_max_tokens,
+                max_seq_length=config.coherence_max_tokens, int8=config.coherence_int8,
             )
         )
     return filters
