@@ -89,6 +89,20 @@ class Transform(Protocol):
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
+def read_text(path: Path, ctx: Context, generator: str, max_bytes: int) -> str | None:
+    """The file as UTF-8 text, or None with the reason counted: too large, not UTF-8, unreadable."""
+    try:
+        if path.stat().st_size > max_bytes:
+            ctx.skips.add(generator, "too_large")
+            return None
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        ctx.skips.add(generator, "not_utf8")
+    except OSError:
+        ctx.skips.add(generator, "unreadable")
+    return None
+
+
 def approx_tokens(text: str) -> int:
     """Words plus punctuation: close enough to a BPE count to enforce the 10–600 token band."""
     return len(_TOKEN.findall(text))

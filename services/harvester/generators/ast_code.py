@@ -20,7 +20,7 @@ from pathlib import Path
 
 import git
 
-from services.harvester.base import SKIP_DIRS, Context, Draft, clip_lines, first_paragraph
+from services.harvester.base import SKIP_DIRS, Context, Draft, clip_lines, first_paragraph, read_text
 
 NAME = "ast_code"
 MAX_FILE_BYTES = 1_000_000
@@ -94,16 +94,8 @@ def load_modules(root: Path, ctx: Context, only: set[str] | None = None) -> tupl
         known.add(module_name(rel))
         if only is not None and rel.as_posix() not in only:
             continue
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                ctx.skips.add(NAME, "too_large")
-                continue
-            source = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            ctx.skips.add(NAME, "not_utf8")
-            continue
-        except OSError:
-            ctx.skips.add(NAME, "unreadable")
+        source = read_text(path, ctx, NAME, MAX_FILE_BYTES)
+        if source is None:
             continue
         head = source[:500].lower()
         if any(m in head for m in GENERATED_MARKERS) or path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
@@ -214,15 +206,16 @@ def class_draft(mod: Module, cls: ast.ClassDef) -> Draft | None:
     )
 
 
-def imports_of(mod: Module, known: set[str]) -> dict[str, set[str]]:
-    """Project-internal modules `mod` imports, with the names it takes from each."""
-    deps: dict[str, set[str]] = defaultdict(set)
+def repo_imports(mod: Module, known: set[str]) -> Iterator[tuple[str, str, str | None]]:
+    """Each repo-internal import of `mod` as (name bound in `mod`, repo module, the name taken from
+    that module, or None when the module itself is imported): `import m [as a]`, `from pkg import
+    m`, `from m import f [as g]`, relative imports resolved against `mod`'s package."""
     pkg = mod.name.split(".") if mod.rel.endswith("__init__.py") else mod.name.split(".")[:-1]
     for node in ast.walk(mod.tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name in known:
-                    deps[a.name]
+                    yield a.asname or a.name, a.name, None
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = pkg[: len(pkg) - node.level + 1] if node.level > 1 else pkg
@@ -232,9 +225,19 @@ def imports_of(mod: Module, known: set[str]) -> dict[str, set[str]]:
             for a in node.names:
                 sub = f"{target}.{a.name}" if target else a.name
                 if sub in known:  # `from pkg import module`
-                    deps[sub]
+                    yield a.asname or a.name, sub, None
                 elif target in known:
-                    deps[target].add(a.name)
+                    yield a.asname or a.name, target, a.name
+
+
+def imports_of(mod: Module, known: set[str]) -> dict[str, set[str]]:
+    """Project-internal modules `mod` imports, with the names it takes from each."""
+    deps: dict[str, set[str]] = defaultdict(set)
+    for _, module, name in repo_imports(mod, known):
+        if name is None:
+            deps[module]  # noqa: B018 - a dependency with no names taken from it
+        else:
+            deps[module].add(name)
     deps.pop(mod.name, None)
     return deps
 
@@ -299,24 +302,11 @@ def _imported_names(mod: Module, known: set[str]) -> tuple[dict[str, tuple[str, 
     `from pkg import m` → {a: m}."""
     names: dict[str, tuple[str, str]] = {}
     modules: dict[str, str] = {}
-    pkg = mod.name.split(".") if mod.rel.endswith("__init__.py") else mod.name.split(".")[:-1]
-    for node in ast.walk(mod.tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name in known:
-                    modules[a.asname or a.name] = a.name
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = pkg[: len(pkg) - node.level + 1] if node.level > 1 else pkg
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            for a in node.names:
-                sub = f"{target}.{a.name}" if target else a.name
-                if sub in known:
-                    modules[a.asname or a.name] = sub
-                elif target in known:
-                    names[a.asname or a.name] = (target, a.name)
+    for bound, module, name in repo_imports(mod, known):
+        if name is None:
+            modules[bound] = module
+        else:
+            names[bound] = (module, name)
     return names, modules
 
 

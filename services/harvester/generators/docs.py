@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git
 
-from services.harvester.base import SKIP_DIRS, Context, Draft, approx_tokens
+from services.harvester.base import SKIP_DIRS, Context, Draft, approx_tokens, read_text
 
 NAME = "docs"
 SUFFIXES = (".md", ".markdown", ".rst")
@@ -128,13 +128,8 @@ class Docs:
             if SKIP_FILES.match(path.name):
                 ctx.skips.add(NAME, "changelog_or_licence")
                 continue
-            try:
-                if path.stat().st_size > MAX_FILE_BYTES:
-                    ctx.skips.add(NAME, "too_large")
-                    continue
-                text = path.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
-                ctx.skips.add(NAME, "not_utf8")
+            text = read_text(path, ctx, NAME, MAX_FILE_BYTES)
+            if text is None:
                 continue
             for sec in sections(text, rst=path.suffix.lower() == ".rst"):
                 if SKIP_HEADINGS.match(sec.heading):
