@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
@@ -128,6 +129,8 @@ async def _status(url: str) -> int:
                  "promoted_at": champ.promoted_at.isoformat(), "reason": champ.reason} if champ else None
             )
         for info in await bus.js.consumers_info(STREAM_NAME):
+            if not info.config.durable_name:
+                continue  # an ephemeral reader (a `cycle --wait` follower), not a service
             out["consumers"][info.name] = {  # type: ignore[index]
                 "pending": info.num_pending, "in_flight": info.num_ack_pending, "redelivered": info.num_redelivered
             }
@@ -244,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.service import configure_logging
 
     configure_logging()
+    logging.getLogger("ouro.bus").setLevel(logging.WARNING)  # the CLI's own connects are not news
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -109,8 +109,8 @@ class Registry:
         if checkpoint_id:
             candidates = [r for r in candidates if r.checkpoint_id == checkpoint_id]
         if not candidates:
-            what = f"checkpoint {checkpoint_id}" if checkpoint_id else "an earlier champion"
-            raise LookupError(f"no archived {what} for {specialist.value} to roll back to")
+            what = f"archived checkpoint {checkpoint_id}" if checkpoint_id else "archived earlier champion"
+            raise LookupError(f"no {what} for {specialist.value} to roll back to")
         target = candidates[-1].model_copy(update={"promoted_at": utcnow(), "reason": "rollback"})
         await self.set_champion(target, rev)
         return target

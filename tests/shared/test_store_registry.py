@@ -51,6 +51,8 @@ def _champion(cid: str) -> ChampionRecord:
 async def test_champion_changes_only_by_compare_and_set(bus: Bus) -> None:
     registry = Registry(await bus.kv(f"reg-{uuid.uuid4().hex[:8]}"))
     assert await registry.champion(Specialist.CODER) == (None, 0)
+    with pytest.raises(LookupError, match="no archived earlier champion for coder"):
+        await registry.rollback(Specialist.CODER)
     rev1 = await registry.set_champion(_champion("c1"), 0)
     with pytest.raises(RegistryConflict):
         await registry.set_champion(_champion("c2"), 0)  # stale revision: somebody else won
