@@ -198,6 +198,7 @@ class HarvestCompleted(Event):
     example_count: int
     by_generator: dict[str, int] = Field(default_factory=dict)
     skipped: dict[str, int] = Field(default_factory=dict)
+    commit_classes: dict[str, int] = Field(default_factory=dict, description="bugfix|refactor|feature|test|docs|other")
     weak_categories: tuple[str, ...] = ()
 
 

@@ -17,6 +17,7 @@ HANDLER_SECONDS = Histogram(
 )
 EXAMPLES_HARVESTED = Counter("ouro_examples_harvested_total", "Examples emitted", ["generator", "category"])
 HARVEST_SKIPPED = Counter("ouro_harvest_skipped_total", "Inputs skipped by the harvester", ["reason"])
+COMMITS_MINED = Counter("ouro_commits_mined_total", "Commits mined, by class", ["kind"])
 SECRETS_SCRUBBED = Counter("ouro_secrets_scrubbed_total", "Secrets and personal data replaced", ["kind"])
 EXAMPLES_KEPT = Counter("ouro_judge_kept_total", "Examples kept by the judge", ["specialist", "category"])
 EXAMPLES_DROPPED = Counter("ouro_judge_dropped_total", "Examples dropped by the judge", ["specialist", "reason"])

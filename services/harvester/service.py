@@ -77,7 +77,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         await bus.publish(HarvestCompleted(
             event_id=derived_id("harvested", cycle_id), cycle_id=cycle_id, specialist=plan.specialist,
             batch_count=len(batches), example_count=len(result.examples), by_generator=result.by_generator,
-            skipped=result.skipped, weak_categories=plan.weak_categories,
+            skipped=result.skipped, commit_classes=result.commit_classes, weak_categories=plan.weak_categories,
         ))
         for e in result.examples:
             metrics.EXAMPLES_HARVESTED.labels(e.generator, e.category).inc()
@@ -85,6 +85,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             metrics.HARVEST_SKIPPED.labels(reason).inc(n)
         for kind, n in result.scrubbed.items():
             metrics.SECRETS_SCRUBBED.labels(kind).inc(n)
+        for kind, n in result.commit_classes.items():
+            metrics.COMMITS_MINED.labels(kind).inc(n)
         if plan.repo is not None and result.head_commit and settings.incremental:
             await state.mark("watermark", repo_key(str(plan.repo)), result.head_commit.encode())
         if settings.incremental:

@@ -61,6 +61,7 @@ async def test_watermark_feedback_and_bad_request(bus: Bus, harvester, repo_buil
     batches = [e for e in first if isinstance(e, ExamplesHarvested)]
     assert done.batch_count == len(batches) and done.example_count == sum(len(b.examples) for b in batches) > 0
     assert done.by_generator.get("git_diffs", 0) > 0
+    assert done.commit_classes == {"feature": 1}  # "feat: add scale"
 
     # Nothing new since the watermark: no diffs are mined again.
     second = next(e for e in await _request(bus, repo=repo) if isinstance(e, HarvestCompleted))
