@@ -6,6 +6,10 @@ derived from (cycle, checkpoint): a redelivery re-announces it and JetStream dro
 a checkpoint gets exactly one eval.completed even when the evaluator is killed mid-way. The
 champion's scores are cached per (champion, suite, base model): greedy decoding of the same
 prompts gives the same answers, so there is no need to score the champion every cycle.
+
+Generation runs in-process (transformers, batched) or, with OURO_EVALUATOR_ENDPOINT, on an
+OpenAI-compatible server with runtime LoRA (vLLM): each adapter is loaded for its evaluation
+under a name of its own and unloaded afterwards.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from services.evaluator.backends import TransformersBackend
+from services.evaluator.backends import OpenAIBackend, TransformersBackend
 from services.evaluator.evaluate import SuiteResult, evaluate
 from services.evaluator.settings import EvaluatorSettings
 from services.evaluator.suites import Suite, load_suite
@@ -27,13 +31,31 @@ from shared.registry import REGISTRY_BUCKET, Registry
 from shared.settings import CommonSettings
 from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, ArtifactStore, NatsArtifactStore, get_dir
+from shared.vllm import LoraClient
 
 log = logging.getLogger("ouro.evaluator")
 
 
-def score(base_dir: Path, adapter_dir: Path | None, suite: Suite, settings: EvaluatorSettings) -> SuiteResult:
+def score(base_dir: Path | None, adapter_dir: Path | None, suite: Suite, settings: EvaluatorSettings) -> SuiteResult:
     backend = TransformersBackend(base_dir, adapter_dir, batch_size=settings.batch_size)
     return evaluate(backend, suite, max_new_tokens=settings.max_new_tokens)
+
+
+async def score_at_endpoint(
+    name: str, adapter_dir: Path | None, suite: Suite, settings: EvaluatorSettings
+) -> SuiteResult:
+    """Generate with the OpenAI-compatible server: the adapter loaded under `name` for the run."""
+    client = LoraClient(settings.endpoint)
+    model = settings.endpoint_base_model
+    if adapter_dir is not None:
+        await client.load(name, adapter_dir)
+        model = name
+    try:
+        backend = OpenAIBackend(settings.endpoint, model=model)
+        return await asyncio.to_thread(evaluate, backend, suite, max_new_tokens=settings.max_new_tokens)
+    finally:
+        if adapter_dir is not None:
+            await client.unload(name)
 
 
 async def setup(bus: Bus, common: CommonSettings | None = None,
@@ -55,24 +77,34 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
 
         suite = load_suite(settings.suite or profile(event.specialist).suite)
         suite_key = content_hash(suite.model_dump(mode="json"))[:16]
-        base_dir = await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir)
+        base_dir = (None if settings.endpoint
+                    else await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir))
         champion, _ = await registry.champion(event.specialist)
-        (common.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=common.data_dir / "tmp") as tmp:
+        # With an endpoint the server reads the adapters: keep them where it can (<data_dir>/serving).
+        work_root = common.data_dir / ("serving" if settings.endpoint else "tmp")
+        work_root.mkdir(parents=True, exist_ok=True)
+
+        async def run(name: str, adapter_dir: Path | None) -> SuiteResult:
+            if settings.endpoint:
+                return await score_at_endpoint(name, adapter_dir, suite, settings)
+            return await asyncio.to_thread(score, base_dir, adapter_dir, suite, settings)
+
+        with tempfile.TemporaryDirectory(dir=work_root.resolve()) as tmp:
             candidate_dir = await get_dir(store, event.adapter, Path(tmp) / "candidate")
             log.info("evaluating checkpoint %s on suite %s (%d prompts)", event.checkpoint_id, suite.name,
                      len(suite.items))
-            candidate = await asyncio.to_thread(score, base_dir, candidate_dir, suite, settings)
+            candidate = await run(f"candidate-{event.checkpoint_id[:16]}", candidate_dir)
 
             champion_name = champion.checkpoint_id if champion else "base"
-            cache_key = content_hash([champion_name, suite_key, event.base_model, settings.max_new_tokens])[:32]
+            cache_key = content_hash([champion_name, suite_key, event.base_model, settings.max_new_tokens,
+                                      settings.endpoint or "in-process"])[:32]
             cached = await registry.marked("evalcache", cache_key)
             if cached is not None:
                 champion_result = SuiteResult.model_validate_json(cached)
             else:
                 champion_dir = await get_dir(store, champion.adapter, Path(tmp) / "champion") if champion else None
                 log.info("evaluating champion %s on the same prompts", champion_name)
-                champion_result = await asyncio.to_thread(score, base_dir, champion_dir, suite, settings)
+                champion_result = await run(f"champion-{champion_name[:16]}", champion_dir)
                 await registry.mark("evalcache", cache_key, champion_result.model_dump_json().encode())
 
         for cat, value in candidate.categories.items():

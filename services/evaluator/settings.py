@@ -12,3 +12,8 @@ class EvaluatorSettings(BaseSettings):
     batch_size: int = 16
     suite: str = ""  # empty: the specialist's own suite (shared/specialists.py)
     ack_wait: float = 60.0
+    # An OpenAI-compatible server with runtime LoRA (vLLM --enable-lora) to generate with instead
+    # of in-process transformers. Candidate and champion adapters are loaded into it for the
+    # evaluation (from <data_dir>/serving, which the server must be able to read) and unloaded.
+    endpoint: str = ""
+    endpoint_base_model: str = ""  # the served name of the bare base model (the first champion)
