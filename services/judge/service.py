@@ -45,6 +45,7 @@ from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
 
 log = logging.getLogger("ouro.judge")
 JUDGE_BUCKET = "ouro-judge"
+NO_HISTORY = b"-"
 
 
 def staged_name(cycle_id: str, batch_index: int) -> str:
@@ -112,9 +113,10 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         # Pin the history this cycle starts from (first delivery) so a redelivery sees the same one.
         pinned = await state.marked("history-base", event.cycle_id)
         if pinned is None:
-            pinned = (await state.marked("history", sp)) or b""
+            # b"-": no history yet. Not b"": a KV entry with an empty value reads back as None.
+            pinned = (await state.marked("history", sp)) or NO_HISTORY
             await state.mark("history-base", event.cycle_id, pinned)
-        history = await _load_history(store, pinned.decode())
+        history = await _load_history(store, "" if pinned == NO_HISTORY else pinned.decode())
 
         ds = await asyncio.to_thread(assemble, batches, specialist=event.specialist, config=config, history=history)
         if not ds.examples:

@@ -1,0 +1,101 @@
+"""The judge's bus adapter on a real nats-server: staged batches, one dataset per cycle, a
+redelivery that rebuilds the same dataset, and nothing trained twice across cycles."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services.judge.service import JUDGE_BUCKET, setup
+from services.judge.settings import JudgeSettings
+from shared.bus import Bus
+from shared.events import (
+    DatasetReady,
+    DeadLetter,
+    Example,
+    ExamplesHarvested,
+    HarvestCompleted,
+    Provenance,
+    Specialist,
+)
+from shared.registry import Registry
+from shared.settings import CommonSettings
+from tests.busutil import events_of
+
+TOPICS = ["retries in the harvester", "the judge's dedup window", "LoRA rank for the coder", "NATS consumer acks",
+          "watermarks per repository", "the promotion policy", "evaluation suites as data", "artifact checksums"]
+
+
+def _examples() -> list[Example]:
+    return [
+        Example.build(
+            specialist=Specialist.ORCHESTRATOR, category="architecture", generator="docs",
+            messages=[("user", f"Explain {topic} in this system, briefly."),
+                      ("assistant", f"Here is how {topic} works: each service handles it on its own, records "
+                                    f"what it did in the registry, and acknowledges the message afterwards, "
+                                    f"so a crash before that point means the work is redone ({i}).")],
+            provenance=Provenance(source="docs/architecture.md"),
+        )
+        for i, topic in enumerate(TOPICS)
+    ]
+
+
+async def _cycle(bus: Bus, examples: list[Example]) -> str:
+    cycle = uuid.uuid4().hex
+    halves = [examples[: len(examples) // 2], examples[len(examples) // 2:]]
+    for i, batch in enumerate(halves):
+        await bus.publish(ExamplesHarvested(cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, batch_index=i,
+                                            examples=tuple(batch)))
+    await bus.publish(HarvestCompleted(cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, batch_count=2,
+                                       example_count=len(examples)))
+    return cycle
+
+
+@pytest.fixture
+async def judge(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
+    try:
+        await bus.js.delete_key_value(JUDGE_BUCKET)
+    except Exception:  # noqa: BLE001 - no bucket yet
+        pass
+    stop = asyncio.Event()
+    common = CommonSettings(base_model=str(tiny_model_dir), data_dir=tmp_path / "data")
+    consumers = await setup(bus, common, JudgeSettings(ack_wait=5, coherence=False))
+    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
+    yield Registry(await bus.kv(JUDGE_BUCKET))
+    stop.set()
+    await asyncio.gather(*tasks)
+    for durable in ("judge-filter", "judge-assembler"):
+        await bus.js.delete_consumer("OURO", durable)
+
+
+async def test_dataset_redelivery_and_history(bus: Bus, judge: Registry) -> None:
+    state = judge
+    examples = _examples()
+    cycle = await _cycle(bus, examples)
+    events = await events_of(bus, cycle, 10, timeout=60, until=(DatasetReady, DeadLetter))
+    ready = events[-1]
+    assert isinstance(ready, DatasetReady), events
+    assert ready.kept == len(examples) and {c: n for c, n in ready.mix.items() if n} == {"architecture": len(examples)}
+
+    # A redelivery after the dedup window, when the published marker is gone too: the assembler
+    # must rebuild the same dataset from the history pinned for this cycle, not find every
+    # example a duplicate of itself.
+    await state.kv.delete(f"done.dataset.{cycle}")
+    await bus.publish(HarvestCompleted(cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, batch_count=2,
+                                       example_count=len(examples)))
+    deadline = asyncio.get_running_loop().time() + 30
+    while (again := await state.marked("dataset", cycle)) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the redelivered harvest.completed was not assembled"
+        await asyncio.sleep(0.2)
+    rebuilt = DatasetReady.model_validate_json(again)
+    assert (rebuilt.dataset_id, rebuilt.kept) == (ready.dataset_id, ready.kept)
+
+    # The next cycle with the same examples has nothing new to train on: said, not trained.
+    later = await _cycle(bus, examples)
+    events = await events_of(bus, later, 10, timeout=60, until=(DatasetReady, DeadLetter))
+    dead = events[-1]
+    assert isinstance(dead, DeadLetter) and "empty after judging" in dead.reason
+    assert "duplicate:history" in dead.reason
