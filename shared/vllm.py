@@ -26,8 +26,11 @@ class LoraClient:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
             return await client.post(route, json=body)
 
-    async def load(self, name: str, adapter_dir: Path) -> None:
+    async def load(self, name: str, adapter_dir: Path, *, exist_ok: bool = False) -> None:
+        """`exist_ok`: a name already loaded counts as loaded (resuming after a crash mid-swap)."""
         r = await self._post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(adapter_dir)})
+        if exist_ok and r.status_code == 400 and "already" in r.text:
+            return
         if r.status_code >= 400:
             raise LoraServerError(f"{self.base_url} refused to load adapter {name}: {r.status_code} {r.text[:300]}")
 

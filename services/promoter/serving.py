@@ -20,7 +20,7 @@ class VllmServing:
         self.client = LoraClient(base_url, timeout)
 
     async def swap(self, name: str, adapter_dir: Path, previous: str | None) -> None:
-        await self.client.load(name, adapter_dir)
+        await self.client.load(name, adapter_dir, exist_ok=True)
         if previous and previous != name:
             try:
                 await self.client.unload(previous)

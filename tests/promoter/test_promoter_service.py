@@ -22,7 +22,7 @@ from shared.events import (
     new_id,
     utcnow,
 )
-from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
+from shared.registry import REGISTRY_BUCKET, ChampionRecord, CheckpointRecord, Registry
 from tests.busutil import events_of
 
 
@@ -109,3 +109,23 @@ async def test_stale_comparison_is_not_promoted(bus: Bus, promoter: Registry) ->
 
 def test_subjects_are_distinct() -> None:
     assert len({s.value for s in Subject}) == len(Subject)
+
+
+async def test_a_promotion_interrupted_after_the_registry_write_is_finished_not_rejected(
+    bus: Bus, promoter: Registry
+) -> None:
+    registry = promoter
+    cid = new_id()
+    await _register(registry, cid)
+    checkpoint = await registry.checkpoint(cid)
+    # What a promoter killed between the CAS and recording its decision leaves behind.
+    await registry.set_champion(ChampionRecord(
+        checkpoint_id=cid, specialist=Specialist.REASONER, adapter=checkpoint.adapter, overall=0.9,
+        categories={"reasoning": 0.9}, promoted_at=utcnow()), 0)
+    cycle = uuid.uuid4().hex
+    await bus.publish(_eval(cycle, cid, 0.9, None, 0.1))  # the redelivery
+    events = await events_of(bus, cycle, 3, timeout=5)
+    assert isinstance(events[1], ModelPromoted) and "resumed" in events[1].reasons[-1]
+    assert not any(isinstance(e, (ModelRejected, HarvestRequested)) for e in events)
+    champ, _ = await registry.champion(Specialist.REASONER)
+    assert champ.checkpoint_id == cid and await registry.archived(Specialist.REASONER) == []
