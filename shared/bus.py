@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -38,7 +41,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from shared import metrics
-from shared.events import STREAM_NAME, DeadLetter, Event, Subject, decode, subject_of
+from shared.events import STREAM_NAME, DeadLetter, Event, Subject, decode, derived_id, subject_of
 
 log = logging.getLogger("ouro.bus")
 
@@ -56,11 +59,14 @@ class ConsumerSpec:
     durable: str
     subjects: tuple[Subject, ...]
     ack_wait: float = 30.0
-    max_deliver: int = 5
+    max_deliver: int = 8
     # Each process handles one message at a time; this caps how many processes bound to the
     # durable work at once (1: a strictly serial stage such as the promoter).
     max_ack_pending: int = 1
+    # Retries back off exponentially (2, 4, 8 ... s, at most `max_retry_delay`), so the default
+    # 8 deliveries ride out about four minutes of a dependency being down before the DLQ.
     retry_delay: float = 2.0
+    max_retry_delay: float = 120.0
 
 
 Handler = Callable[[Event, "Delivery"], Awaitable[None]]
@@ -113,7 +119,8 @@ class Bus:
                 nc = await nats.connect(
                     url,
                     name=service,
-                    max_reconnect_attempts=-1,
+                    # A service waits for NATS for ever; a CLI command gives up after `attempts`.
+                    max_reconnect_attempts=attempts or -1,
                     reconnect_time_wait=1,
                     allow_reconnect=True,
                     connect_timeout=2,
@@ -123,7 +130,11 @@ class Bus:
                 )
                 bus = cls(nc, service, replicas)
                 bus._closing = closing
-                await bus.ensure_stream()
+                try:
+                    await bus.ensure_stream()
+                except Exception:
+                    await bus.close()
+                    raise
                 log.info("%s connected to %s", service, url)
                 return bus
             except Exception as err:  # noqa: BLE001 - any connect failure is retried the same way
@@ -201,6 +212,7 @@ class Bus:
 
     async def consume(self, spec: ConsumerSpec, handler: Handler, stop: asyncio.Event) -> None:
         await self.ensure_consumer(spec)
+        advisories = await self.watch_give_ups(spec)
         sub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=STREAM_NAME)
         log.info("%s consuming %s", self.service, ", ".join(s.value for s in spec.subjects))
         try:
@@ -216,10 +228,17 @@ class Bus:
                     await asyncio.sleep(1.0)
                     continue
                 for msg in msgs:
-                    await self._deliver(spec, handler, msg)
+                    try:
+                        await self._deliver(spec, handler, msg)
+                    except Exception:  # noqa: BLE001 - e.g. an ack lost in a reconnect: the
+                        # message comes back after ack_wait; the loop must not die with it
+                        log.exception("%s: delivery of %s not settled; it will be redelivered", self.service,
+                                      msg.subject)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await advisories.unsubscribe()
 
     async def _deliver(self, spec: ConsumerSpec, handler: Handler, msg: Msg) -> None:
         subject = msg.subject
@@ -249,14 +268,45 @@ class Bus:
                 await self.dead_letter(msg, f"failed {deliveries} times: {err!r}", deliveries, event.cycle_id)
                 await msg.term()
             else:
-                log.warning("%s: %s failed (attempt %d): %r; retrying", self.service, subject, deliveries, err)
-                await msg.nak(delay=spec.retry_delay * deliveries)
+                delay = min(spec.retry_delay * 2 ** (deliveries - 1), spec.max_retry_delay)
+                log.warning("%s: %s failed (attempt %d): %r; retrying in %.0f s", self.service, subject,
+                            deliveries, err, delay)
+                await msg.nak(delay=delay)
         else:
             await msg.ack_sync()
             metrics.EVENTS_HANDLED.labels(self.service, subject).inc()
         finally:
             beat.cancel()
             metrics.HANDLER_SECONDS.labels(self.service, subject).observe(time.monotonic() - started)
+
+    async def watch_give_ups(self, spec: ConsumerSpec) -> Subscription:
+        """Dead-letter what JetStream gives up on for this durable (its max-deliveries advisory)."""
+        return await self.nc.subscribe(
+            f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{STREAM_NAME}.{spec.durable}",
+            queue=spec.durable,  # one process of the group reports it
+            cb=functools.partial(self._gave_up, spec),
+        )
+
+    async def _gave_up(self, spec: ConsumerSpec, advisory: Msg) -> None:
+        """JetStream stopped redelivering a message whose last delivery was never settled: the
+        process handling it died or hung. Nobody else will say so: dead-letter it here."""
+        try:
+            seq = json.loads(advisory.data)["stream_seq"]
+            raw = await self.js.get_msg(STREAM_NAME, seq)
+            try:
+                cycle_id = decode(raw.subject, raw.data).cycle_id
+            except ValueError:
+                cycle_id = "unknown"
+            reason = (f"{spec.durable}: gave up after {spec.max_deliver} deliveries that never finished "
+                      "(the handling process died or hung each time)")
+            await self.publish(DeadLetter(
+                event_id=derived_id("max-deliveries", spec.durable, str(seq)), cycle_id=cycle_id,
+                service=self.service, original_subject=raw.subject, reason=reason,
+                payload=raw.data.decode("utf-8", errors="replace")[:100_000], deliveries=spec.max_deliver,
+            ))
+            metrics.DEAD_LETTERS.labels(self.service, raw.subject).inc()
+        except Exception:  # noqa: BLE001 - an advisory we cannot act on must not break the subscription
+            log.exception("%s: could not dead-letter after a max-deliveries advisory", self.service)
 
     @staticmethod
     async def _heartbeat(msg: Msg, every: float) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from shared.bus import Bus, ConsumerSpec, Delivery, Poison
 from shared.events import STREAM_NAME, DeadLetter, Event, HarvestRequested, Subject
 from tests.busutil import events_of
@@ -81,3 +83,27 @@ async def test_ensure_consumer_updates_an_existing_durable(bus: Bus) -> None:
     info = await bus.js.consumer_info(STREAM_NAME, name)
     assert info.config.ack_wait == 9
     assert info.config.max_deliver == 7
+
+
+async def test_a_message_whose_handler_keeps_dying_is_dead_lettered(bus: Bus) -> None:
+    """A process killed on every delivery never acks, naks or dead-letters: JetStream's
+    max-deliveries advisory is what tells the loop, and the bus turns it into a dead letter."""
+    cycle = uuid.uuid4().hex
+    spec = ConsumerSpec(durable=f"k-{cycle[:8]}", subjects=(Subject.HARVEST_REQUESTED,), ack_wait=1, max_deliver=2)
+    # A new durable starts at the beginning of the stream: clear earlier tests' requests from it.
+    await bus.js.purge_stream(STREAM_NAME, subject=Subject.HARVEST_REQUESTED.value)
+    await bus.ensure_consumer(spec)
+    watcher = await bus.watch_give_ups(spec)
+    await bus.publish(_req(cycle))
+    dying = await bus.js.pull_subscribe_bind(durable=spec.durable, stream=STREAM_NAME)
+    for _ in range(2):  # fetched, then the "process" dies: no ack, no nak
+        msgs = await dying.fetch(1, timeout=5)
+        assert msgs[0].metadata.num_delivered <= 2
+    # The next process asks for work: JetStream would redeliver, but the limit is reached.
+    with pytest.raises(Exception):  # noqa: B017 - nats' TimeoutError: nothing is handed out
+        await dying.fetch(1, timeout=2.5)
+    dead = await events_of(bus, cycle, 1, subject=Subject.DLQ.value, timeout=10)
+    await watcher.unsubscribe()
+    await dying.unsubscribe()
+    assert dead and "gave up after 2 deliveries" in dead[0].reason
+    assert '"specialist":"orchestrator"' in dead[0].payload
