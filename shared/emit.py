@@ -37,6 +37,7 @@ from nats.errors import NoRespondersError
 from shared.events import ChatMessage, Event, SessionsNew, decode, new_id, subject_of
 
 log = logging.getLogger("ouro.emit")
+TOO_LARGE = "too_large.jsonl"  # events the server can never accept: kept for audit, not resent
 
 SPOOL_FILE = "spool.jsonl"
 LOCK_FILE = "spool.lock"
@@ -160,9 +161,17 @@ async def _send_spool(nc: NATS, spool_dir: Path, timeout: float) -> Flushed:
     with _locked(spool_dir):
         events = _read(spool_dir)
         sent = 0
+        too_large: list[Event] = []
         for event in events:
             data = event.model_dump_json().encode()
             headers = {"Nats-Msg-Id": event.event_id}
+            if len(data) > nc.max_payload:
+                # The server will never take it: set it aside (kept for audit), don't block the rest.
+                log.error("event %s is %d bytes, over NATS' max_payload %d: moved to %s", event.event_id,
+                          len(data), nc.max_payload, spool_dir / TOO_LARGE)
+                too_large.append(event)
+                sent += 1
+                continue
             try:
                 try:
                     await js.publish(subject_of(event).value, data, headers=headers, timeout=timeout)
@@ -178,6 +187,13 @@ async def _send_spool(nc: NATS, spool_dir: Path, timeout: float) -> Flushed:
                          err or type(err).__name__, len(events) - sent)
                 break
             sent += 1
+        if too_large:
+            with open(spool_dir / TOO_LARGE, "a", encoding="utf-8") as f:
+                for event in too_large:
+                    f.write(json.dumps({"subject": subject_of(event).value, "event": event.model_dump(mode="json")})
+                            + "\n")
+                f.flush()
+                os.fsync(f.fileno())
         if sent:
             _rewrite(spool_dir, events[sent:])
         return Flushed(sent=sent, pending=len(events) - sent)
@@ -222,6 +238,9 @@ def emit(event: Event, *, nats_url: str, spool_dir: Path | str, timeout: float =
         _append(spool_dir, [event])
     _run(_flush(nats_url, spool_dir, timeout))
     with _locked(spool_dir):
+        set_aside = spool_dir / TOO_LARGE
+        if set_aside.exists() and event.event_id in set_aside.read_text(encoding="utf-8"):
+            return False  # never sendable: kept for audit, not in the stream
         return all(e.event_id != event.event_id for e in _read(spool_dir))
 
 

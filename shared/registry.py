@@ -18,7 +18,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict
 
-from shared.events import ArtifactRef, Specialist, TrainMetrics, utcnow
+from shared.events import ArtifactRef, Specialist, TrainMetrics
 
 REGISTRY_BUCKET = "ouro-registry"
 
@@ -102,16 +102,21 @@ class Registry:
         return sorted(records, key=lambda r: r.promoted_at)
 
     async def rollback(self, specialist: Specialist, checkpoint_id: str | None = None) -> ChampionRecord:
-        """Make an archived champion (the latest by default) the champion again, by CAS."""
+        """Make an earlier champion the champion again, by CAS: by default the latest one promoted
+        before the current champion, so repeated rollbacks walk back in time (C → B → A) instead
+        of bouncing between the last two."""
         current, rev = await self.champion(specialist)
         candidates = [r for r in await self.archived(specialist)
                       if current is None or r.checkpoint_id != current.checkpoint_id]
         if checkpoint_id:
             candidates = [r for r in candidates if r.checkpoint_id == checkpoint_id]
+        elif current is not None:
+            candidates = [r for r in candidates if r.promoted_at < current.promoted_at]
         if not candidates:
             what = f"archived checkpoint {checkpoint_id}" if checkpoint_id else "archived earlier champion"
             raise LookupError(f"no {what} for {specialist.value} to roll back to")
-        target = candidates[-1].model_copy(update={"promoted_at": utcnow(), "reason": "rollback"})
+        # promoted_at stays the original promotion time: it orders champions, the reason says why
+        target = candidates[-1].model_copy(update={"reason": "rollback"})
         await self.set_champion(target, rev)
         return target
 

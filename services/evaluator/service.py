@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import uuid
 from pathlib import Path
 
 from services.evaluator.backends import OpenAIBackend, TransformersBackend
@@ -93,7 +94,9 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             candidate_dir = await get_dir(store, event.adapter, Path(tmp) / "candidate")
             log.info("evaluating checkpoint %s on suite %s (%d prompts)", event.checkpoint_id, suite.name,
                      len(suite.items))
-            candidate = await run(f"candidate-{event.checkpoint_id[:16]}", candidate_dir)
+            # Names unique per evaluation: a crashed run's leftover or a second evaluator never collides.
+            run_tag = uuid.uuid4().hex[:8]
+            candidate = await run(f"candidate-{event.checkpoint_id[:16]}-{run_tag}", candidate_dir)
 
             champion_name = champion.checkpoint_id if champion else "base"
             cache_key = content_hash([champion_name, suite_key, event.base_model, settings.max_new_tokens,
@@ -104,7 +107,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             else:
                 champion_dir = await get_dir(store, champion.adapter, Path(tmp) / "champion") if champion else None
                 log.info("evaluating champion %s on the same prompts", champion_name)
-                champion_result = await run(f"champion-{champion_name[:16]}", champion_dir)
+                champion_result = await run(f"champion-{champion_name[:16]}-{run_tag}", champion_dir)
                 await registry.mark("evalcache", cache_key, champion_result.model_dump_json().encode())
 
         for cat, value in candidate.categories.items():

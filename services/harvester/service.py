@@ -28,6 +28,7 @@ from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
 from shared.events import (
     CommitsNew,
     Event,
+    Example,
     ExamplesHarvested,
     HarvestCompleted,
     HarvestRequested,
@@ -42,6 +43,24 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger("ouro.harvester")
 HARVESTER_BUCKET = "ouro-harvester"
+
+
+def batch_examples(examples: list[Example], size: int, max_bytes: int) -> list[list[Example]]:
+    """At most `size` examples and about `max_bytes` of JSON per batch: NATS refuses messages over
+    its max_payload (1 MB by default), so long sessions must not make a batch unpublishable."""
+    batches: list[list[Example]] = []
+    current: list[Example] = []
+    used = 0
+    for e in examples:
+        n = len(e.model_dump_json())
+        if current and (len(current) >= size or used + n > max_bytes):
+            batches.append(current)
+            current, used = [], 0
+        current.append(e)
+        used += n
+    if current:
+        batches.append(current)
+    return batches
 
 
 def repo_key(repo: str) -> str:
@@ -67,8 +86,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             result: HarvestResult = await asyncio.to_thread(harvest, plan)
         except HarvestError as err:
             raise Poison(str(err)) from err
-        batches = [result.examples[i:i + settings.batch_size]
-                   for i in range(0, len(result.examples), settings.batch_size)]
+        batches = batch_examples(result.examples, settings.batch_size, settings.batch_bytes)
         for i, batch in enumerate(batches):
             await bus.publish(ExamplesHarvested(
                 event_id=derived_id("batch", cycle_id, str(i)), cycle_id=cycle_id,
@@ -157,7 +175,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
                     await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), (), new_sessions=True))
                     return
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / f"{event.session_id}.jsonl"
+                    # the id is the sender's text: never a path
+                    path = Path(tmp) / f"{hashlib.sha256(event.session_id.encode()).hexdigest()[:16]}.jsonl"
                     messages = [m.model_dump() for m in event.messages]
                     path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
                     await run(event.cycle_id, await plan_for(specialist, None, path, (), new_sessions=True))
@@ -166,6 +185,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         durable="harvester",
         subjects=(Subject.HARVEST_REQUESTED, Subject.COMMITS_NEW, Subject.SESSIONS_NEW),
         ack_wait=settings.ack_wait,
-        max_ack_pending=4,
+        # One harvest at a time per harvester group: watermarks and weak categories are
+        # read-modify-write, and a harvest takes seconds.
+        max_ack_pending=1,
     )
     return [(spec, on_event)]

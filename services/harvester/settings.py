@@ -20,6 +20,7 @@ class HarvesterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OURO_HARVESTER_", extra="ignore")
 
     batch_size: int = 64  # examples per examples.harvested event
+    batch_bytes: int = 512 * 1024  # and at most this much JSON (NATS' default max_payload is 1 MB)
     max_commits: int = 500
     fim_share: float = 0.3
     incremental: bool = True  # mine only what is new since this repo's watermark

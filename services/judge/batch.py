@@ -53,9 +53,12 @@ class BatchVerdicts(BaseModel):
 
 
 def reject(reason: str, example: Example, detail: str | None = None) -> Rejected:
+    # The audit trail ships inside the dataset artifact: an example rejected *because* it holds
+    # a secret is recorded by id, generator and category only, never with its text.
+    keep_text = not reason.startswith("secret")
     return Rejected(
         reason=reason, detail=detail, id=example.id, generator=example.generator,
-        category=example.category, example=example,
+        category=example.category, example=example if keep_text else None,
     )
 
 

@@ -13,6 +13,7 @@ duplicate of itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
@@ -30,8 +31,10 @@ from services.judge.verdict import Filter
 from shared import metrics
 from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
 from shared.events import (
+    ArtifactRef,
     DatasetReady,
     Event,
+    Example,
     ExamplesHarvested,
     HarvestCompleted,
     Specialist,
@@ -126,8 +129,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             out = Path(tmp) / "dataset"
             await asyncio.to_thread(write_dataset, ds, out)
             ref = await put_dir(store, f"datasets/{sp}/{ds.dataset_id}", out)
-            history.update(ds.examples)
-            history.save(Path(tmp) / "history.npz")
+            await asyncio.to_thread(_extend_history, history, ds.examples, Path(tmp) / "history.npz")
             href = await store.put_file(f"dedup/{sp}/{ds.dataset_id}.npz", Path(tmp) / "history.npz")
         await state.mark("history", sp, href.model_dump_json().encode())
 
@@ -142,6 +144,10 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         for e in ds.examples:
             metrics.EXAMPLES_KEPT.labels(sp, e.category).inc()
         log.info("dataset %s: kept %d, dropped %s", ds.dataset_id[:12], len(ds.examples), ds.report.dropped)
+        # The verdicts live on in the dataset (kept rows, excluded.jsonl): the staging can go.
+        for i in range(event.batch_count):
+            with contextlib.suppress(Exception):
+                await obj.delete(staged_name(event.cycle_id, i))
 
     consumers: list[tuple[ConsumerSpec, Handler]] = []
     if settings.role in ("all", "filter"):
@@ -153,11 +159,15 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
     return consumers
 
 
+def _extend_history(history: DedupHistory, examples: list[Example], path: Path) -> None:
+    history.update(examples)
+    history.save(path)
+
+
 async def _load_history(store: NatsArtifactStore, pointer: str) -> DedupHistory:
+    """The history a pointer names; loaded off the event loop (it grows with every dataset)."""
     if not pointer:
         return DedupHistory()
-    from shared.events import ArtifactRef
-
     with tempfile.TemporaryDirectory() as tmp:
         path = await store.get_file(ArtifactRef.model_validate_json(pointer), Path(tmp) / "history.npz")
-        return DedupHistory.load(path)
+        return await asyncio.to_thread(DedupHistory.load, path)

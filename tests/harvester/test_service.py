@@ -127,3 +127,16 @@ async def test_session_files_are_mined_once(bus: Bus, harvester, tmp_path: Path)
     _session(sessions / "b.jsonl", "b", "Fix the crash in the lint module on unicode paths.")
     third, sources = await cycle()
     assert third.by_generator.get("sessions", 0) > 0 and sources == {"b.jsonl"}
+
+
+def test_batches_stay_under_the_byte_cap() -> None:
+    from services.harvester.service import batch_examples
+    from shared.events import Example, Provenance
+
+    examples = [Example.build(specialist="coder", category="instruction", generator="t",
+                              messages=[("user", f"q{i}"), ("assistant", "x" * 30_000)],
+                              provenance=Provenance(source="t")) for i in range(40)]
+    batches = batch_examples(examples, size=64, max_bytes=100_000)
+    assert [len(b) for b in batches] == [3] * 13 + [1]
+    assert all(sum(len(e.model_dump_json()) for e in b) <= 100_000 for b in batches)
+    assert [e for b in batches for e in b] == examples  # nothing lost, order kept

@@ -45,3 +45,11 @@ def test_length_uses_the_tokenizer(tokenizer_dir: Path) -> None:
     out = filter_batch([make("Yes."), make(), make("add " * 2000)], [f])
     assert [r.reason for r in out.rejected] == ["length:too_short", "length:too_long"]
     assert len(out.kept) == 1
+
+
+def test_a_secret_is_never_copied_into_the_audit_trail() -> None:
+    leaked = make("the deploy key is AKIAIOSFODNN7EXAMPLE, keep it safe")
+    out = filter_batch([leaked], [SecretsFilter()])
+    (rejected,) = out.rejected
+    assert rejected.reason.startswith("secret") and rejected.id == leaked.id
+    assert "AKIAIOSFODNN7EXAMPLE" not in rejected.model_dump_json()

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from shared.bus import Bus
-from shared.emit import CORRUPT_FILE, SPOOL_FILE, SessionLogger, emit, flush, pending
+from shared.emit import CORRUPT_FILE, SPOOL_FILE, TOO_LARGE, SessionLogger, emit, flush, pending
 from shared.events import CommitsNew, Event, SessionsNew, Subject, decode
 from shared.nats_server import EmbeddedNats, free_port
 
@@ -122,3 +122,18 @@ async def test_session_logger_emits_one_scrubbed_session(bus: Bus, nats_server: 
     assert len(found) == 1
     assert [m.role for m in found[0].messages] == ["user", "assistant"]
     assert key not in found[0].messages[0].content and "<SECRET>" in found[0].messages[0].content
+
+
+async def test_an_event_too_large_for_nats_is_set_aside_not_blocking(
+    bus: Bus, nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    big = SessionsNew(cycle_id=uuid.uuid4().hex, session_id="huge",
+                      messages=[{"role": "user", "content": "x" * 1_200_000}])
+    small = commit(uuid.uuid4().hex)
+    assert await asyncio.to_thread(emit, big, nats_url=nats_server.url, spool_dir=tmp_path) is False
+    assert await asyncio.to_thread(emit, small, nats_url=nats_server.url, spool_dir=tmp_path) is True
+    got = await stream_events(bus, Subject.COMMITS_NEW, {small.cycle_id}, 1)
+    assert [e.event_id for e in got] == [small.event_id]
+    assert pending(tmp_path) == []
+    aside = [json.loads(line) for line in (tmp_path / TOO_LARGE).read_text().splitlines()]
+    assert [a["event"]["event_id"] for a in aside] == [big.event_id]  # kept for audit

@@ -60,12 +60,19 @@ async def test_champion_changes_only_by_compare_and_set(bus: Bus) -> None:
     current, _ = await registry.champion(Specialist.CODER)
     assert current is not None and current.checkpoint_id == "c2"
     assert [r.checkpoint_id for r in await registry.archived(Specialist.CODER)] == ["c1"]
+    current, rev = await registry.champion(Specialist.CODER)
+    await registry.set_champion(_champion("c3"), rev)
+    # Rollbacks walk back in time: c3 → c2 → c1, then there is nothing earlier.
+    assert (await registry.rollback(Specialist.CODER)).checkpoint_id == "c2"
     restored = await registry.rollback(Specialist.CODER)
     assert restored.checkpoint_id == "c1" and restored.reason == "rollback"
     current, _ = await registry.champion(Specialist.CODER)
     assert current is not None and current.checkpoint_id == "c1"
-    # c2 was archived by the rollback, so it can be restored in turn: nothing is ever deleted
-    assert {r.checkpoint_id for r in await registry.archived(Specialist.CODER)} == {"c1", "c2"}
+    with pytest.raises(LookupError):
+        await registry.rollback(Specialist.CODER)
+    # every champion replaced is archived, never deleted: c3 can still be restored by name
+    assert {r.checkpoint_id for r in await registry.archived(Specialist.CODER)} == {"c1", "c2", "c3"}
+    assert (await registry.rollback(Specialist.CODER, "c3")).checkpoint_id == "c3"
 
 
 def test_train_metrics_roundtrip() -> None:
