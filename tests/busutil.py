@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
-from shared.bus import Bus
-from shared.events import Event, decode
+from shared.bus import Bus, ConsumerSpec, Handler
+from shared.events import STREAM_NAME, Event, decode
 
 
 async def events_of(
@@ -35,3 +37,25 @@ async def events_of(
     finally:
         await sub.unsubscribe()
     return got
+
+
+async def fresh_bucket(bus: Bus, name: str) -> None:
+    """Delete a KV bucket left by an earlier test, so a service under test starts from nothing."""
+    try:
+        await bus.js.delete_key_value(name)
+    except Exception:  # noqa: BLE001 - no such bucket yet
+        pass
+
+
+@contextlib.asynccontextmanager
+async def serving(bus: Bus, consumers: list[tuple[ConsumerSpec, Handler]]) -> AsyncIterator[None]:
+    """Run a service's consumers (what `shared.service` does in its process) for a test, in-process."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for spec, _ in consumers:
+            await bus.js.delete_consumer(STREAM_NAME, spec.durable)

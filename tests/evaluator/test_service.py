@@ -20,25 +20,17 @@ from shared.events import CheckpointReady, EvalCompleted, Specialist, TrainMetri
 from shared.registry import REGISTRY_BUCKET
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
-from tests.busutil import events_of
+from tests.busutil import events_of, fresh_bucket, serving
 
 
 @pytest.fixture
 async def evaluator_on_endpoint(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
     server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir)
-    try:
-        await bus.js.delete_key_value(REGISTRY_BUCKET)
-    except Exception:  # noqa: BLE001 - no bucket yet
-        pass
-    stop = asyncio.Event()
+    await fresh_bucket(bus, REGISTRY_BUCKET)
     settings = EvaluatorSettings(ack_wait=5, suite="reasoner", max_new_tokens=4, endpoint=server.url,
                                  endpoint_base_model="base")
-    consumers = await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
-    yield server
-    stop.set()
-    await asyncio.gather(*tasks)
-    await bus.js.delete_consumer("OURO", "evaluator")
+    async with serving(bus, await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)):
+        yield server
     server.shutdown()
 
 

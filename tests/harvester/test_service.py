@@ -22,7 +22,7 @@ from shared.events import (
     Specialist,
 )
 from shared.settings import CommonSettings
-from tests.busutil import events_of
+from tests.busutil import events_of, fresh_bucket, serving
 
 CODE = '''def scale(values: list[float], factor: float) -> list[float]:
     """Multiply every value by `factor`, keeping the order of the input list."""
@@ -32,18 +32,10 @@ CODE = '''def scale(values: list[float], factor: float) -> list[float]:
 
 @pytest.fixture
 async def harvester(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
-    try:
-        await bus.js.delete_key_value(HARVESTER_BUCKET)
-    except Exception:  # noqa: BLE001 - no bucket yet
-        pass
-    stop = asyncio.Event()
+    await fresh_bucket(bus, HARVESTER_BUCKET)
     common = CommonSettings(base_model=str(tiny_model_dir), data_dir=tmp_path / "data")
-    consumers = await setup(bus, common, HarvesterSettings(ack_wait=5, tool_specs=[]))
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
-    yield
-    stop.set()
-    await asyncio.gather(*tasks)
-    await bus.js.delete_consumer("OURO", "harvester")
+    async with serving(bus, await setup(bus, common, HarvesterSettings(ack_wait=5, tool_specs=[]))):
+        yield
 
 
 async def _request(bus: Bus, **fields) -> list:

@@ -24,7 +24,7 @@ from shared.events import (
 from shared.registry import Registry
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET
-from tests.busutil import events_of
+from tests.busutil import events_of, fresh_bucket, serving
 
 TOPICS = ["retries in the harvester", "the judge's dedup window", "LoRA rank for the coder", "NATS consumer acks",
           "watermarks per repository", "the promotion policy", "evaluation suites as data", "artifact checksums"]
@@ -57,19 +57,10 @@ async def _cycle(bus: Bus, examples: list[Example], cycle: str | None = None) ->
 
 @pytest.fixture
 async def judge(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
-    try:
-        await bus.js.delete_key_value(JUDGE_BUCKET)
-    except Exception:  # noqa: BLE001 - no bucket yet
-        pass
-    stop = asyncio.Event()
+    await fresh_bucket(bus, JUDGE_BUCKET)
     common = CommonSettings(base_model=str(tiny_model_dir), data_dir=tmp_path / "data")
-    consumers = await setup(bus, common, JudgeSettings(ack_wait=5, coherence=False))
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
-    yield Registry(await bus.kv(JUDGE_BUCKET))
-    stop.set()
-    await asyncio.gather(*tasks)
-    for durable in ("judge-filter", "judge-assembler"):
-        await bus.js.delete_consumer("OURO", durable)
+    async with serving(bus, await setup(bus, common, JudgeSettings(ack_wait=5, coherence=False))):
+        yield Registry(await bus.kv(JUDGE_BUCKET))
 
 
 async def test_dataset_redelivery_and_history(bus: Bus, judge: Registry) -> None:

@@ -23,7 +23,7 @@ from shared.events import (
     utcnow,
 )
 from shared.registry import REGISTRY_BUCKET, ChampionRecord, CheckpointRecord, Registry
-from tests.busutil import events_of
+from tests.busutil import events_of, fresh_bucket, serving
 
 
 async def _register(registry: Registry, cid: str) -> None:
@@ -48,17 +48,9 @@ def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champio
 @pytest.fixture
 async def promoter(bus: Bus):
     # The promoter shares the registry with other tests' specialists: start from a clean bucket.
-    try:
-        await bus.js.delete_key_value(REGISTRY_BUCKET)
-    except Exception:
-        pass
-    stop = asyncio.Event()
-    consumers = await setup(bus, settings=PromoterSettings(ack_wait=5))
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
-    yield Registry(await bus.kv(REGISTRY_BUCKET))
-    stop.set()
-    await asyncio.gather(*tasks)
-    await bus.js.delete_consumer("OURO", "promoter")
+    await fresh_bucket(bus, REGISTRY_BUCKET)
+    async with serving(bus, await setup(bus, settings=PromoterSettings(ack_wait=5))):
+        yield Registry(await bus.kv(REGISTRY_BUCKET))
 
 
 async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Registry) -> None:

@@ -6,7 +6,6 @@ one, the new name serves and the old one is unloaded.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from shared.events import EvalCompleted, ModelPromoted, Specialist, TrainMetrics
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
-from tests.busutil import events_of
+from tests.busutil import events_of, fresh_bucket, serving
 
 
 def _adapter(base: Path, out: Path, seed: int) -> Path:
@@ -36,19 +35,11 @@ def _adapter(base: Path, out: Path, seed: int) -> Path:
 @pytest.fixture
 async def promoter_with_vllm(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
     server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir)
-    try:
-        await bus.js.delete_key_value(REGISTRY_BUCKET)
-    except Exception:  # noqa: BLE001 - first test: no bucket yet
-        pass
-    stop = asyncio.Event()
-    common = CommonSettings(data_dir=tmp_path / "data")
-    consumers = await setup(bus, common, PromoterSettings(ack_wait=5, vllm_url=server.url, min_overall=0.0,
-                                                          min_category=0.0, must_beat_champion=False))
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
-    yield server
-    stop.set()
-    await asyncio.gather(*tasks)
-    await bus.js.delete_consumer("OURO", "promoter")
+    await fresh_bucket(bus, REGISTRY_BUCKET)
+    settings = PromoterSettings(ack_wait=5, vllm_url=server.url, min_overall=0.0, min_category=0.0,
+                                must_beat_champion=False)
+    async with serving(bus, await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)):
+        yield server
     server.shutdown()
 
 
