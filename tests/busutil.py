@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from shared.bus import Bus, ConsumerSpec, Handler
 from shared.events import STREAM_NAME, Event, decode
@@ -59,3 +59,24 @@ async def serving(bus: Bus, consumers: list[tuple[ConsumerSpec, Handler]]) -> As
         await asyncio.gather(*tasks)
         for spec, _ in consumers:
             await bus.js.delete_consumer(STREAM_NAME, spec.durable)
+
+
+async def read_stream(bus: Bus, subject: str, keep: Callable[[Event], bool], *, idle: float = 0.5) -> list[Event]:
+    """Every event on `subject` in the stream that `keep` accepts, read until `idle` s pass quietly."""
+    got: list[Event] = []
+    sub = await bus.js.subscribe(subject, ordered_consumer=True)
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=idle)
+            except Exception:  # noqa: BLE001 - nats' TimeoutError: the stream is read to its end
+                break
+            try:
+                event = decode(msg.subject, msg.data)
+            except ValueError:  # malformed events other tests planted on purpose
+                continue
+            if keep(event):
+                got.append(event)
+    finally:
+        await sub.unsubscribe()
+    return got

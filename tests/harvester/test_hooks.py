@@ -14,8 +14,9 @@ import pytest
 from services.harvester.hooks import CHAINED_NAME, HookError, install
 from shared.bus import Bus
 from shared.emit import pending
-from shared.events import CommitsNew, SessionsNew, Subject, decode
+from shared.events import CommitsNew, SessionsNew, Subject
 from shared.nats_server import EmbeddedNats, free_port
+from tests.busutil import read_stream
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test Dev", "GIT_AUTHOR_EMAIL": "dev@example.org",
            "GIT_COMMITTER_NAME": "Test Dev", "GIT_COMMITTER_EMAIL": "dev@example.org"}
@@ -48,19 +49,8 @@ async def commits_for(bus: Bus, sha: str, timeout: float = 10.0) -> list[Commits
     """Every commits.new event for `sha` in the stream, polling until one arrives or `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
-        found: list[CommitsNew] = []
-        sub = await bus.js.subscribe(Subject.COMMITS_NEW.value, ordered_consumer=True)
-        try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=0.3)
-                except Exception:
-                    break
-                event = decode(msg.subject, msg.data)
-                if isinstance(event, CommitsNew) and event.sha == sha:
-                    found.append(event)
-        finally:
-            await sub.unsubscribe()
+        found = await read_stream(bus, Subject.COMMITS_NEW.value,
+                                  lambda e: isinstance(e, CommitsNew) and e.sha == sha, idle=0.3)
         if found or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.3)
@@ -131,17 +121,7 @@ async def test_emit_session_publishes_the_path(bus: Bus, nats_server: EmbeddedNa
     result = await asyncio.to_thread(ouro, "emit", "session", str(log), "--format", "openai",
                                      "--nats-url", nats_server.url, "--spool-dir", str(tmp_path / "spool"))
     assert result.returncode == 0, result.stderr
-    sub = await bus.js.subscribe(Subject.SESSIONS_NEW.value, ordered_consumer=True)
-    refs = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except Exception:
-                break
-            event = decode(msg.subject, msg.data)
-            if isinstance(event, SessionsNew) and event.ref == str(log.resolve()):
-                refs.append(event.session_id)
-    finally:
-        await sub.unsubscribe()
+    published = await read_stream(bus, Subject.SESSIONS_NEW.value,
+                                  lambda e: isinstance(e, SessionsNew) and e.ref == str(log.resolve()))
+    refs = [e.session_id for e in published]
     assert refs == ["chat-42"]

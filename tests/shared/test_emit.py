@@ -13,6 +13,7 @@ from shared.bus import Bus
 from shared.emit import CORRUPT_FILE, SPOOL_FILE, TOO_LARGE, SessionLogger, emit, flush, pending
 from shared.events import CommitsNew, Event, SessionsNew, Subject, decode
 from shared.nats_server import EmbeddedNats, free_port
+from tests.busutil import read_stream
 
 
 async def stream_events(bus: Bus, subject: Subject, cycle_ids: set[str], n: int, timeout: float = 5) -> list[Event]:
@@ -106,19 +107,8 @@ async def test_session_logger_emits_one_scrubbed_session(bus: Bus, nats_server: 
 
     session = await asyncio.to_thread(run)
     assert session.sent is True and session.close() is True  # a second close does not re-emit
-    sub = await bus.js.subscribe(Subject.SESSIONS_NEW.value, ordered_consumer=True)
-    found: list[SessionsNew] = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=1.0)
-            except Exception:
-                break
-            event = decode(msg.subject, msg.data)
-            if isinstance(event, SessionsNew) and event.session_id == sid:
-                found.append(event)
-    finally:
-        await sub.unsubscribe()
+    found = await read_stream(bus, Subject.SESSIONS_NEW.value,
+                              lambda e: isinstance(e, SessionsNew) and e.session_id == sid, idle=1.0)
     assert len(found) == 1
     assert [m.role for m in found[0].messages] == ["user", "assistant"]
     assert key not in found[0].messages[0].content and "<SECRET>" in found[0].messages[0].content
