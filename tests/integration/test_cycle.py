@@ -128,6 +128,18 @@ async def _cycle(stack: Stack, repo: git.Repo, watcher=None, timeout: float = 30
         await bus.close()
 
 
+def _crash_when(stack: Stack, service: str, needle: str):  # noqa: ANN202 - (count, watcher coroutine fn)
+    """SIGKILL `service` the next time it logs `needle` (mid-work), then start it again."""
+    before = stack.log_text(service).count(needle)
+
+    async def crash(cycle_id: str) -> None:
+        await _wait_for_log(stack, service, needle, times=before + 1)
+        stack.kill(service)
+        stack.spawn(service)
+
+    return before, crash
+
+
 def _diagnose(stack: Stack, outcome: CycleOutcome) -> str:
     """What a failed cycle got to, and what each service said last."""
     seen = ", ".join(type(e).__name__ for e in outcome.events)
@@ -202,12 +214,7 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
 async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> None:
     commit_module(repo, "gamma", "feat: add the gamma router")
 
-    before = stack.log_text("evaluator").count("evaluating checkpoint")
-
-    async def kill_evaluator(cycle_id: str) -> None:
-        await _wait_for_log(stack, "evaluator", "evaluating checkpoint", times=before + 1)
-        stack.kill("evaluator")
-        stack.spawn("evaluator")
+    before, kill_evaluator = _crash_when(stack, "evaluator", "evaluating checkpoint")
     outcome = await _cycle(stack, repo, kill_evaluator)
     assert outcome.decision in ("promoted", "rejected"), _diagnose(stack, outcome)
     counts = _count(outcome)
@@ -222,13 +229,7 @@ async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> 
 
 async def test_trainer_killed_mid_training(stack: Stack, repo: git.Repo) -> None:
     commit_module(repo, "delta", "fix: delta router ignored upper-case names")
-    before = stack.log_text("trainer").count("training ")
-
-    async def kill_trainer(cycle_id: str) -> None:
-        await _wait_for_log(stack, "trainer", "training ", times=before + 1)
-        stack.kill("trainer")
-        stack.spawn("trainer")
-
+    before, kill_trainer = _crash_when(stack, "trainer", "training ")
     outcome = await _cycle(stack, repo, kill_trainer)
     assert outcome.decision in ("promoted", "rejected"), _diagnose(stack, outcome)
     counts = _count(outcome)
