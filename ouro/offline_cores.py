@@ -63,20 +63,12 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from services.judge.config import JudgeConfig
-    from services.judge.core import judge
-    from services.judge.dataset import write_dataset
+    from services.judge.cli import main
 
-    src = Path(args.input)
-    if not src.exists():
-        print(f"ouro judge: {src} does not exist", file=sys.stderr)
-        return 2
-    raw = [line.encode() for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    config = JudgeConfig(coherence=not args.no_coherence)
-    ds = judge(raw, specialist=args.specialist, config=config, tokenizer_dir=_base_dir())
-    dataset_id = write_dataset(ds, Path(args.out))
-    print(json.dumps({"dataset_id": dataset_id, "kept": len(ds.examples), "dropped": ds.report.dropped}))
-    return 0
+    argv = ["--in", args.input, "--out", args.out, "--specialist", args.specialist]
+    argv += ["--history", args.history] if args.history else []
+    argv += ["--no-coherence"] if args.no_coherence else []
+    return main(argv)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -125,6 +117,7 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
     sp.add_argument("--out", required=True)
     sp.add_argument("--specialist", choices=specialists, default="orchestrator")
     sp.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")
+    sp.add_argument("--history", help="dedup history file (.npz): earlier datasets' examples are dropped; updated")
     sp.set_defaults(func=run, core=cmd_judge)
 
     sp = sub.add_parser("train", help="offline: train a LoRA adapter on a judged dataset")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from services.judge.config import JudgeConfig
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history", type=Path, default=None, help="dedup history file (.npz); updated after writing")
     p.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")
     args = p.parse_args(argv)
+    if not args.inp.is_file():
+        print(f"ouro judge: {args.inp} is not a file of examples (JSONL)", file=sys.stderr)
+        return 2
 
     tokenizer_dir = args.tokenizer_dir
     if tokenizer_dir is None:

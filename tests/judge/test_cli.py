@@ -23,3 +23,8 @@ def test_cli_judges_a_jsonl_file(
     assert (tmp_path / "out" / "report.json").exists() and (tmp_path / "history.npz").exists()
     main(args)  # the history now holds the example: judging it again keeps nothing
     assert json.loads(capsys.readouterr().out)["dropped"]["duplicate:history"] == 1
+
+
+def test_cli_names_a_missing_input(tmp_path: Path, capsys) -> None:
+    assert main(["--in", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "out")]) == 2
+    assert "nope.jsonl is not a file" in capsys.readouterr().err
