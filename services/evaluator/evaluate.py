@@ -35,9 +35,6 @@ class SuiteResult(BaseModel):
     overall: float
     duration_s: float
 
-    def weak_categories(self, below: float) -> tuple[str, ...]:
-        return tuple(c for c, s in self.categories.items() if s < below)
-
 
 def evaluate(backend: Backend, suite: Suite, *, max_new_tokens: int = 96) -> SuiteResult:
     started = time.monotonic()
