@@ -18,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.harvester.core import HarvestPlan, harvest  # noqa: E402
-from shared.events import Specialist  # noqa: E402
 
 N_FILES, N_COMMITS = 1000, 500
 MESSAGES = ("Fix off-by-one in {f}", "Refactor {f} helpers", "Add retry support to {f}", "Update {f}")
@@ -76,20 +75,20 @@ def main() -> None:
         t_build = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        full = harvest(HarvestPlan(specialist=Specialist.CODER, repo=root, max_commits=N_COMMITS))
+        full = harvest(HarvestPlan(specialist="coder", repo=root, max_commits=N_COMMITS))
         t_full = time.perf_counter() - t0
 
         (root / path(5)).write_text(module(5, 999))
         subprocess.run(["git", "-c", "user.name=B", "-c", "user.email=b@example.org", "commit", "-qam",
                         "Fix limit check in pkg5/mod5.py"], cwd=root, check=True)
         t0 = time.perf_counter()
-        inc = harvest(HarvestPlan(specialist=Specialist.CODER, repo=root, since_commit=full.head_commit))
+        inc = harvest(HarvestPlan(specialist="coder", repo=root, since_commit=full.head_commit))
         t_inc = time.perf_counter() - t0
         # the incremental figure that matters for a commit hook: diffs only, no full AST re-walk
         from services.harvester.generators.git_diffs import GitDiffs
 
         t0 = time.perf_counter()
-        inc_diffs = harvest(HarvestPlan(specialist=Specialist.CODER, repo=root, since_commit=full.head_commit),
+        inc_diffs = harvest(HarvestPlan(specialist="coder", repo=root, since_commit=full.head_commit),
                             sources=(GitDiffs(),))
         t_inc_diffs = time.perf_counter() - t0
     print(json.dumps({

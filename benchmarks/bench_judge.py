@@ -25,7 +25,7 @@ from services.judge import decontaminate as dc  # noqa: E402
 from services.judge.decontaminate import BENCHMARKS_DIR, decontaminate, load_index  # noqa: E402
 from services.judge.dedup import deduplicate  # noqa: E402
 from shared.events import Example, Provenance  # noqa: E402
-from shared.specialists import ORCHESTRATOR_CATEGORIES  # noqa: E402
+from shared.specialists import profile  # noqa: E402
 
 VOCAB = (
     "the judge filters examples harvester publishes batches trainer loads dataset adapter lora rank "
@@ -50,7 +50,7 @@ def synthetic(n: int, seed: int = 0) -> list[Example]:
             response = "\x1b[31m" + "[=====>     ] 50%\n" * 30 + "\x1b[0m ok"
         elif i % 50 == 4:
             response += " AKIAIOSFODNN7EXAMPLE"
-        category = ORCHESTRATOR_CATEGORIES[i % len(ORCHESTRATOR_CATEGORIES)]
+        category = profile("orchestrator").categories[i % len(profile("orchestrator").categories)]
         if category == "tool_use":
             call = {"name": "search", "arguments": {"query": " ".join(rng.choices(VOCAB, k=3))}}
             response = f"{response}\n<tool_call>{json.dumps(call)}</tool_call>"
@@ -103,7 +103,7 @@ def main() -> None:
                 f.score(pairs)
                 t[label] = time.perf_counter() - start
 
-        kw = {"suites_dir": config.suites_dir, "cache_dir": config.cache_dir}
+        kw = {"suites": config.suite_dirs(), "cache_dir": config.cache_dir}
         start = time.perf_counter()
         index = load_index(**kw)
         t["decontam_index_cold_s"] = time.perf_counter() - start

@@ -20,9 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from shared.events import Event, Specialist, decode
+from shared.events import Event, decode
 from shared.models import offline
 from shared.settings import CommonSettings
+from shared.specialists import specialists
 
 
 def _print_progress(elapsed: float, event: Event) -> None:
@@ -122,9 +123,9 @@ async def _status(url: str) -> int:
     try:
         registry = Registry(await bus.kv(REGISTRY_BUCKET))
         out: dict[str, object] = {"champions": {}, "consumers": {}}
-        for sp in Specialist:
+        for sp in specialists().names:
             champ, rev = await registry.champion(sp)
-            out["champions"][sp.value] = (  # type: ignore[index]
+            out["champions"][sp] = (  # type: ignore[index]
                 {"checkpoint_id": champ.checkpoint_id, "overall": champ.overall, "revision": rev,
                  "promoted_at": champ.promoted_at.isoformat(), "reason": champ.reason} if champ else None
             )
@@ -181,7 +182,7 @@ async def _rollback(url: str, specialist: str, to: str | None) -> int:
 
     bus = await Bus.connect(url, "ouro-cli", attempts=3)
     try:
-        record = await Registry(await bus.kv(REGISTRY_BUCKET)).rollback(Specialist(specialist), to)
+        record = await Registry(await bus.kv(REGISTRY_BUCKET)).rollback(specialist, to)
         print(json.dumps({"specialist": specialist, "champion": record.checkpoint_id, "overall": record.overall}))
     except LookupError as err:
         print(f"ouro rollback: {err}", file=sys.stderr)
@@ -198,10 +199,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    specialists = [s.value for s in Specialist]
+    names = list(specialists().names)
 
     def cycle_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+        sp.add_argument("--specialist", choices=names, default="orchestrator")
         sp.add_argument("--repo", help="git repository to mine (default: none)")
         sp.add_argument("--sessions", help="session log file or directory")
         sp.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the decision")
@@ -231,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_history)
 
     sp = sub.add_parser("rollback", help="restore an archived champion (the latest by default)")
-    sp.add_argument("--specialist", choices=specialists, required=True)
+    sp.add_argument("--specialist", choices=names, required=True)
     sp.add_argument("--to", help="checkpoint id to restore")
     sp.set_defaults(func=cmd_rollback)
 

@@ -58,7 +58,7 @@ def describe(event: Event) -> str:
     match event:
         case HarvestRequested():
             weak = f", weak: {', '.join(event.weak_categories)}" if event.weak_categories else ""
-            return f"harvest requested for {event.specialist.value} ({event.reason}{weak})"
+            return f"harvest requested for {event.specialist} ({event.reason}{weak})"
         case ExamplesHarvested():
             return f"harvester: batch {event.batch_index} with {len(event.examples)} examples"
         case HarvestCompleted():

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.events import Specialist
 from shared.settings import CommonSettings
+from shared.specialists import specialists
 
 
 def _base_dir() -> Path:
@@ -38,7 +38,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
     if why:
         print(f"ouro harvest: {why}", file=sys.stderr)
     plan = HarvestPlan(
-        specialist=Specialist(args.specialist),
+        specialist=args.specialist,
         repo=Path(args.repo) if args.repo else None,
         sessions=Path(args.sessions) if args.sessions else None,
         max_commits=args.max_commits,
@@ -100,12 +100,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespace], int]) -> None:
-    specialists = [s.value for s in Specialist]
+    names = list(specialists().names)
 
     sp = sub.add_parser("harvest", help="offline: mine a repo and sessions into examples (JSONL)")
     sp.add_argument("--repo")
     sp.add_argument("--sessions")
-    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--specialist", choices=names, default="orchestrator")
     sp.add_argument("--max-commits", type=int, default=500)
     sp.add_argument("--tool-specs", action="append", default=[], help="MCP tools/list or OpenAI function JSON")
     sp.add_argument("--external", action="append", default=[], help="PATH:CATEGORY, a local instruction dataset")
@@ -115,7 +115,7 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
     sp = sub.add_parser("judge", help="offline: judge examples (JSONL) into a versioned dataset directory")
     sp.add_argument("--in", dest="input", required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--specialist", choices=names, default="orchestrator")
     sp.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")
     sp.add_argument("--history", help="dedup history file (.npz): earlier datasets' examples are dropped; updated")
     sp.set_defaults(func=run, core=cmd_judge)
@@ -123,7 +123,7 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
     sp = sub.add_parser("train", help="offline: train a LoRA adapter on a judged dataset")
     sp.add_argument("--dataset", required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--specialist", choices=specialists, default="orchestrator")
+    sp.add_argument("--specialist", choices=names, default="orchestrator")
     sp.add_argument("--max-steps", type=int)
     sp.set_defaults(func=run, core=cmd_train)
 

@@ -11,14 +11,15 @@ and the event carries an `ArtifactRef` with the content's SHA-256.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.hashing import content_hash
+from shared.specialists import SpecialistName
 
 STREAM_NAME = "OURO"
 SUBJECT_PREFIX = "ouro."
@@ -38,12 +39,6 @@ class Subject(StrEnum):
     DLQ = "ouro.dlq.v1"
 
 
-class Specialist(StrEnum):
-    ORCHESTRATOR = "orchestrator"
-    CODER = "coder"
-    REASONER = "reasoner"
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -59,11 +54,6 @@ def derived_id(*parts: str) -> str:
     `Nats-Msg-Id` dedup drops the copy: one checkpoint gets one eval.completed.
     """
     return uuid.uuid5(uuid.NAMESPACE_URL, "ouro:" + ":".join(parts)).hex
-
-
-def content_hash(payload: object) -> str:
-    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 class Model(BaseModel):
@@ -93,7 +83,7 @@ class Example(Model):
     """One training example in OpenAI chat format, with where it came from."""
 
     id: str
-    specialist: Specialist
+    specialist: SpecialistName
     category: str
     generator: str
     messages: tuple[ChatMessage, ...]
@@ -105,7 +95,7 @@ class Example(Model):
     def build(
         cls,
         *,
-        specialist: Specialist | str,
+        specialist: str,
         category: str,
         generator: str,
         messages: list[tuple[str, str]] | list[ChatMessage],
@@ -117,7 +107,7 @@ class Example(Model):
         ident = content_hash([str(specialist), category, format, [m.model_dump() for m in msgs]])
         return cls(
             id=ident,
-            specialist=Specialist(specialist),
+            specialist=specialist,
             category=category,
             generator=generator,
             messages=msgs,
@@ -178,7 +168,7 @@ class SessionsNew(Event):
 
 
 class HarvestRequested(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     reason: Literal["manual", "schedule", "feedback", "commit", "session"] = "manual"
     weak_categories: tuple[str, ...] = ()
     repo: str | None = None
@@ -187,13 +177,13 @@ class HarvestRequested(Event):
 
 
 class ExamplesHarvested(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     batch_index: int
     examples: tuple[Example, ...]
 
 
 class HarvestCompleted(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     batch_count: int
     example_count: int
     by_generator: dict[str, int] = Field(default_factory=dict)
@@ -203,7 +193,7 @@ class HarvestCompleted(Event):
 
 
 class DatasetReady(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     dataset_id: str
     ref: ArtifactRef
     kept: int
@@ -212,7 +202,7 @@ class DatasetReady(Event):
 
 
 class CheckpointReady(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     checkpoint_id: str
     adapter: ArtifactRef
     base_model: str
@@ -221,10 +211,11 @@ class CheckpointReady(Event):
 
 
 class EvalCompleted(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     checkpoint_id: str
     suite: str
     prompts: int
+    suite_version: str = Field("", description="content hash of the suite: scores compare within one version")
     candidate: dict[str, float]
     candidate_overall: float
     champion_id: str | None = Field(description="None: the champion is the bare base model")
@@ -233,7 +224,7 @@ class EvalCompleted(Event):
 
 
 class ModelPromoted(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     checkpoint_id: str
     previous_champion: str | None
     overall: float
@@ -242,7 +233,7 @@ class ModelPromoted(Event):
 
 
 class ModelRejected(Event):
-    specialist: Specialist
+    specialist: SpecialistName
     checkpoint_id: str
     overall: float
     categories: dict[str, float]

@@ -18,7 +18,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict
 
-from shared.events import ArtifactRef, Specialist, TrainMetrics
+from shared.events import ArtifactRef, TrainMetrics
 
 REGISTRY_BUCKET = "ouro-registry"
 
@@ -30,7 +30,7 @@ class RegistryConflict(RuntimeError):
 class CheckpointRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     checkpoint_id: str
-    specialist: Specialist
+    specialist: str
     adapter: ArtifactRef
     base_model: str
     dataset_id: str
@@ -41,7 +41,7 @@ class CheckpointRecord(BaseModel):
 class ChampionRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     checkpoint_id: str
-    specialist: Specialist
+    specialist: str
     adapter: ArtifactRef
     overall: float
     categories: dict[str, float]
@@ -62,18 +62,18 @@ class Registry:
 
     # ------------------------------------------------------------------ champions
 
-    async def champion(self, specialist: Specialist) -> tuple[ChampionRecord | None, int]:
-        raw, rev = await self._get(f"champion.{specialist.value}")
+    async def champion(self, specialist: str) -> tuple[ChampionRecord | None, int]:
+        raw, rev = await self._get(f"champion.{specialist}")
         return (ChampionRecord.model_validate_json(raw) if raw else None), rev
 
     async def set_champion(self, record: ChampionRecord, expected_revision: int) -> int:
         """CAS the champion pointer; archive the one it replaces. Raises RegistryConflict."""
-        key = f"champion.{record.specialist.value}"
+        key = f"champion.{record.specialist}"
         previous, rev = await self.champion(record.specialist)
         if rev != expected_revision:
             raise RegistryConflict(f"{key} is at revision {rev}, expected {expected_revision}")
         if previous is not None:
-            await self.kv.put(f"archive.{previous.specialist.value}.{previous.checkpoint_id}",
+            await self.kv.put(f"archive.{previous.specialist}.{previous.checkpoint_id}",
                               previous.model_dump_json().encode())
         data = record.model_dump_json().encode()
         try:
@@ -87,8 +87,8 @@ class Registry:
                 raise RegistryConflict(f"{key} changed under us: {err}") from err
             raise
 
-    async def archived(self, specialist: Specialist) -> list[ChampionRecord]:
-        prefix = f"archive.{specialist.value}."
+    async def archived(self, specialist: str) -> list[ChampionRecord]:
+        prefix = f"archive.{specialist}."
         try:
             keys = await self.kv.keys()
         except Exception:  # nats-py raises NoKeysError on an empty bucket
@@ -101,7 +101,7 @@ class Registry:
                     records.append(ChampionRecord.model_validate_json(raw))
         return sorted(records, key=lambda r: r.promoted_at)
 
-    async def rollback(self, specialist: Specialist, checkpoint_id: str | None = None) -> ChampionRecord:
+    async def rollback(self, specialist: str, checkpoint_id: str | None = None) -> ChampionRecord:
         """Make an earlier champion the champion again, by CAS: by default the latest one promoted
         before the current champion, so repeated rollbacks walk back in time (C → B → A) instead
         of bouncing between the last two."""
@@ -114,7 +114,7 @@ class Registry:
             candidates = [r for r in candidates if r.promoted_at < current.promoted_at]
         if not candidates:
             what = f"archived checkpoint {checkpoint_id}" if checkpoint_id else "archived earlier champion"
-            raise LookupError(f"no {what} for {specialist.value} to roll back to")
+            raise LookupError(f"no {what} for {specialist} to roll back to")
         # promoted_at stays the original promotion time: it orders champions, the reason says why
         target = candidates[-1].model_copy(update={"reason": "rollback"})
         await self.set_champion(target, rev)

@@ -1,62 +1,267 @@
-"""Specialists are configuration, not code: categories, data mix, LoRA settings, thresholds.
+"""Specialists are data: one entry each in a YAML file (shared/specialists.yaml by default, or the
+file named by `OURO_SPECIALISTS`), validated when it is loaded.
 
-Each specialist is a separate LoRA adapter on the one shared base model. The categories here
-are the names the harvester labels examples with, the judge balances on, and the evaluator's
-suites score, so one table keeps the three in step.
+Each specialist is a separate LoRA adapter on the one shared base model. Its entry holds the
+categories the harvester labels examples with (and their target mix, which the judge balances
+on), which generator task feeds which category, its training settings, its promotion bar, its
+cadence and its suite. Events carry a specialist's name and are checked against the loaded set,
+so a specialist the loop does not know is refused at the bus, not halfway through a cycle.
+
+    from shared.specialists import profile, specialists
+    profile("coder").categories        # ('instruction', 'editing', ...)
+    specialists().names                # ('orchestrator', 'coder', 'reasoner')
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Annotated, Any
 
-from shared.events import Specialist
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.suites import SuiteError, suite_path
+
+DEFAULT_FILE = Path(__file__).parent / "specialists.yaml"
+ENV_VAR = "OURO_SPECIALISTS"
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")  # it becomes a NATS key token and a directory name
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-@dataclass(frozen=True)
-class Profile:
-    categories: tuple[str, ...]
-    # target share of the dataset per category; categories not named share what is left evenly
-    mix: dict[str, float] = field(default_factory=dict)
-    suite: str = ""
-    epochs: float = 2.0
-    lora_r: int = 32
-    lora_alpha: int = 64
-    learning_rate: float = 2e-4
-    min_overall: float = 0.70
-    min_category: float = 0.30
+class SpecialistConfigError(ValueError):
+    """The specialist file is wrong; the message names the file, the entry and the field."""
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration such as '30m', '12h', '7d'")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Training(_Strict):
+    epochs: float = Field(2.0, gt=0)
+    lora_r: int = Field(32, gt=0)
+    lora_alpha: int = Field(64, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+
+
+class Promotion(_Strict):
+    min_overall: float = Field(0.70, ge=0, le=1)
+    min_category: float = Field(0.30, ge=0, le=1)
     must_beat_champion: bool = True
-    min_tokens: int = 10
-    max_tokens: int = 800
 
 
-ORCHESTRATOR_CATEGORIES = (
-    "intent_classification",
-    "orchestration",
-    "tool_use",
-    "code_review",
-    "reasoning",
-    "architecture",
-    "conciseness",
-    "affect_reasoning",
-    "consciousness_articulation",
-)
-
-PROFILES: dict[Specialist, Profile] = {
-    Specialist.ORCHESTRATOR: Profile(categories=ORCHESTRATOR_CATEGORIES, suite="orchestrator", epochs=2.0),
-    Specialist.CODER: Profile(
-        categories=("instruction", "editing", "debugging", "review", "test_generation"),
-        mix={"instruction": 0.40, "editing": 0.25, "debugging": 0.20, "review": 0.10, "test_generation": 0.05},
-        suite="coder",
-        epochs=3.0,
-    ),
-    Specialist.REASONER: Profile(
-        categories=("reasoning", "math", "non_reasoning"),
-        mix={"non_reasoning": 0.10},
-        suite="reasoner",
-        epochs=2.0,
-    ),
-}
+class Tokens(_Strict):
+    min: int = Field(10, ge=0)
+    max: int = Field(800, gt=0)
 
 
-def profile(specialist: Specialist | str) -> Profile:
-    return PROFILES[Specialist(specialist)]
+class Cadence(_Strict):
+    harvest_every: float = 8 * 3600.0  # seconds; the file writes "8h"
+    train_every: float = 7 * 86400.0
+
+    @field_validator("harvest_every", "train_every", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return _seconds(v)
+
+
+class Profile(_Strict):
+    """One specialist's entry, as loaded. `suite` is resolved to the suite's directory."""
+
+    name: str
+    suite: str
+    suite_dir: Path
+    categories: tuple[str, ...]
+    mix: dict[str, float] = Field(default_factory=dict)  # the categories with an explicit share
+    tasks: dict[str, str] = Field(default_factory=dict)
+    hints: dict[str, str | None] = Field(default_factory=dict)  # "task/hint" -> category | None
+    training: Training = Training()
+    promotion: Promotion = Promotion()
+    tokens: Tokens = Tokens()
+    cadence: Cadence = Cadence()
+
+    # The flat names the services read.
+    @property
+    def epochs(self) -> float:
+        return self.training.epochs
+
+    @property
+    def lora_r(self) -> int:
+        return self.training.lora_r
+
+    @property
+    def lora_alpha(self) -> int:
+        return self.training.lora_alpha
+
+    @property
+    def learning_rate(self) -> float:
+        return self.training.learning_rate
+
+    @property
+    def min_overall(self) -> float:
+        return self.promotion.min_overall
+
+    @property
+    def min_category(self) -> float:
+        return self.promotion.min_category
+
+    @property
+    def must_beat_champion(self) -> bool:
+        return self.promotion.must_beat_champion
+
+    @property
+    def min_tokens(self) -> int:
+        return self.tokens.min
+
+    @property
+    def max_tokens(self) -> int:
+        return self.tokens.max
+
+    def category_for(self, task: str, hint: str | None = None) -> str | None:
+        """The category a draft of `task` (refined by `hint`) feeds, or None: not for this specialist."""
+        if hint is not None and f"{task}/{hint}" in self.hints:
+            return self.hints[f"{task}/{hint}"]
+        return self.tasks.get(task)
+
+
+class _Entry(_Strict):
+    """An entry as written in the file."""
+
+    suite: str
+    categories: dict[str, float | None] = Field(min_length=1)
+    tasks: dict[str, str] = Field(default_factory=dict)
+    hints: dict[str, str | None] = Field(default_factory=dict)
+    training: Training = Training()
+    promotion: Promotion = Promotion()
+    tokens: Tokens = Tokens()
+    cadence: Cadence = Cadence()
+
+
+class _File(_Strict):
+    specialists: dict[str, _Entry] = Field(min_length=1)
+
+
+class SpecialistSet:
+    def __init__(self, source: Path, profiles: dict[str, Profile]) -> None:
+        self.source = source
+        self.profiles = profiles
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.profiles)
+
+    def __getitem__(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise SpecialistConfigError(
+                f"unknown specialist {name!r}: the specialists loaded from {self.source} are {list(self.profiles)}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.profiles
+
+    def all_categories(self) -> set[str]:
+        return {c for p in self.profiles.values() for c in p.categories}
+
+
+def _check_entry(source: Path, name: str, entry: _Entry) -> Profile:
+    def fail(field: str, what: str) -> SpecialistConfigError:
+        return SpecialistConfigError(f"{source}: specialist {name!r}, field {field!r}: {what}")
+
+    if not _NAME.match(name):
+        raise fail("name", "must be lower case letters, digits, '_' or '-' (it names keys and directories)")
+    categories = tuple(entry.categories)
+    for task, category in entry.tasks.items():
+        if category not in categories:
+            raise fail(f"tasks.{task}", f"category {category!r} is not one of its categories {list(categories)}")
+    for key, category in entry.hints.items():
+        if key.count("/") != 1:
+            raise fail(f"hints.{key}", "a hint key is 'task/hint', e.g. 'diff_review/bugfix'")
+        if category is not None and category not in categories:
+            raise fail(f"hints.{key}", f"category {category!r} is not one of its categories {list(categories)}")
+    mix = {c: s for c, s in entry.categories.items() if s is not None}
+    for category, share in mix.items():
+        if not 0.0 <= share <= 1.0:
+            raise fail(f"categories.{category}", f"a target share is within [0, 1], got {share}")
+    if sum(mix.values()) > 1.0 + 1e-9:
+        raise fail("categories", f"the target shares sum to {sum(mix.values()):.3f}; they must sum to at most 1")
+    if entry.tokens.min >= entry.tokens.max:
+        raise fail("tokens", f"min ({entry.tokens.min}) must be below max ({entry.tokens.max})")
+    try:
+        directory = suite_path(entry.suite, source.parent)
+    except SuiteError as err:
+        raise fail("suite", str(err)) from None
+    if not directory.is_dir() or not any(directory.glob("*.jsonl")):
+        raise fail("suite", f"{directory} is not a directory of <category>.jsonl files")
+    return Profile(name=name, suite=entry.suite, suite_dir=directory.resolve(), categories=categories, mix=mix,
+                   tasks=entry.tasks, hints=entry.hints, training=entry.training, promotion=entry.promotion,
+                   tokens=entry.tokens, cadence=entry.cadence)
+
+
+def load_specialists(path: Path | str) -> SpecialistSet:
+    """Read and validate a specialist file; raises SpecialistConfigError naming what is wrong."""
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecialistConfigError(f"specialist file {source} does not exist (set {ENV_VAR} to a YAML file)") from None
+    except yaml.YAMLError as err:
+        raise SpecialistConfigError(f"{source} is not valid YAML: {err}") from None
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SpecialistConfigError(f"{source}: {where}: {first['msg']} ({err.error_count()} error(s))") from None
+    return SpecialistSet(source, {n: _check_entry(source, n, e) for n, e in parsed.specialists.items()})
+
+
+_lock = threading.Lock()
+_loaded: dict[Path, SpecialistSet] = {}
+
+
+def configured_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_FILE).resolve()
+
+
+def specialists() -> SpecialistSet:
+    """The specialist set named by OURO_SPECIALISTS (default: the shipped file), loaded once."""
+    path = configured_path()
+    with _lock:
+        if path not in _loaded:
+            _loaded[path] = load_specialists(path)
+        return _loaded[path]
+
+
+def reset() -> None:
+    """Forget loaded files (tests that point OURO_SPECIALISTS at a file they wrote)."""
+    with _lock:
+        _loaded.clear()
+
+
+def profile(specialist: str) -> Profile:
+    return specialists()[str(specialist)]
+
+
+def _known(name: str) -> str:
+    if name not in specialists():
+        raise ValueError(f"unknown specialist {name!r}: the loaded set ({configured_path()}) is "
+                         f"{list(specialists().names)}")
+    return name
+
+
+# The type of every `specialist` field on the bus and in the registry: a name from the loaded set.
+SpecialistName = Annotated[str, AfterValidator(_known)]

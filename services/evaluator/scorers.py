@@ -1,63 +1,27 @@
 """Deterministic scorers: (model output, scorer spec) → a float in [0, 1].
 
 Each suite item names its scorer as data (`{"type": "numeric", "expected": 42}`); the spec
-models below validate those parameters when a suite is loaded, so a typo in a suite file fails
-at load time with the file and line, not halfway through an evaluation.
+models live in the shared suite contract (shared/suites.py) and validate those parameters when a
+suite is loaded. This module holds one function per spec type, registered in `SCORERS`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ExactSpec(_Spec):
-    type: Literal["exact"]
-    expected: str
-
-
-class ContainsSpec(_Spec):
-    type: Literal["contains"]
-    strings: tuple[str, ...] = Field(min_length=1)
-    # any: 1 if one string appears; all: the fraction of the strings that appear
-    mode: Literal["any", "all"] = "any"
-
-
-class RegexSpec(_Spec):
-    type: Literal["regex"]
-    pattern: str
-    ignore_case: bool = True
-
-
-class JsonToolCallSpec(_Spec):
-    type: Literal["json_tool_call"]
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class NumericSpec(_Spec):
-    type: Literal["numeric"]
-    expected: float
-    tolerance: float = 1e-6
-
-
-class TokenBudgetSpec(_Spec):
-    type: Literal["token_budget"]
-    max_words: int = Field(gt=0)
-    keywords: tuple[str, ...] = ()
-
-
-ScorerSpec = Annotated[
-    ExactSpec | ContainsSpec | RegexSpec | JsonToolCallSpec | NumericSpec | TokenBudgetSpec,
-    Field(discriminator="type"),
-]
+from shared.suites import (
+    SCORER_SPECS,
+    ContainsSpec,
+    ExactSpec,
+    JsonToolCallSpec,
+    NumericSpec,
+    RegexSpec,
+    ScorerSpec,
+    TokenBudgetSpec,
+)
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
@@ -156,7 +120,7 @@ def token_budget(output: str, spec: TokenBudgetSpec) -> float:
     return sum(k.lower() in text for k in spec.keywords) / len(spec.keywords)
 
 
-_SCORERS = {
+SCORERS: dict[str, Callable[[str, Any], float]] = {
     "exact": exact,
     "contains": contains,
     "regex": regex,
@@ -166,6 +130,16 @@ _SCORERS = {
 }
 
 
+def _check_every_spec_has_a_scorer() -> None:
+    missing = [s.model_fields["type"].annotation.__args__[0] for s in SCORER_SPECS
+               if s.model_fields["type"].annotation.__args__[0] not in SCORERS]
+    if missing:
+        raise RuntimeError(f"scorer spec types without a scorer function: {missing}")
+
+
+_check_every_spec_has_a_scorer()
+
+
 def score(output: str, spec: ScorerSpec) -> float:
-    value = float(_SCORERS[spec.type](output, spec))
+    value = float(SCORERS[spec.type](output, spec))
     return min(1.0, max(0.0, value))

@@ -76,7 +76,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             await bus.publish(old.model_copy(update={"cycle_id": event.cycle_id, "event_id": event_id}))
             return
 
-        suite = load_suite(settings.suite or profile(event.specialist).suite)
+        suite = load_suite(settings.suite or profile(event.specialist).suite_dir)
         suite_key = content_hash(suite.model_dump(mode="json"))[:16]
         base_dir = (None if settings.endpoint
                     else await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir))
@@ -111,8 +111,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
                 await registry.mark("evalcache", cache_key, champion_result.model_dump_json().encode())
 
         for cat, value in candidate.categories.items():
-            metrics.EVAL_SCORE.labels(event.specialist.value, cat, "candidate").set(value)
-            metrics.EVAL_SCORE.labels(event.specialist.value, cat, "champion").set(champion_result.categories[cat])
+            metrics.EVAL_SCORE.labels(event.specialist, cat, "candidate").set(value)
+            metrics.EVAL_SCORE.labels(event.specialist, cat, "champion").set(champion_result.categories[cat])
         result = EvalCompleted(
             event_id=event_id, cycle_id=event.cycle_id, specialist=event.specialist,
             checkpoint_id=event.checkpoint_id, suite=suite.name, prompts=len(suite.items),

@@ -1,7 +1,7 @@
 """The harvester's pure core: mine a repo and session logs into scrubbed, categorised examples.
 
     from services.harvester.core import HarvestPlan, harvest
-    result = harvest(HarvestPlan(specialist=Specialist.CODER, repo=Path(".")))
+    result = harvest(HarvestPlan(specialist="coder", repo=Path(".")))
 
 No bus, no globals: the bus adapter (service.py) turns an event into a plan, calls `harvest`,
 and publishes `result.examples` in batches with `result.head_commit` as the new watermark.
@@ -30,8 +30,9 @@ from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.sessions import Sessions
 from services.harvester.generators.targeted import Targeted
 from services.harvester.generators.tool_specs import ToolSpecs
-from shared.events import ChatMessage, Example, Provenance, Specialist
+from shared.events import ChatMessage, Example, Provenance
 from shared.scrub import scrub
+from shared.specialists import specialists
 
 __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "UnknownTokenizerFamily", "harvest"]
 
@@ -41,7 +42,7 @@ MAX_ANSWER_TOKENS = 600
 
 @dataclass(frozen=True)
 class HarvestPlan:
-    specialist: Specialist
+    specialist: str
     repo: Path | None = None  # a git work tree
     sessions: Path | None = None  # a session log file or a directory of them
     weak_categories: tuple[str, ...] = ()  # targeted regeneration: produce more of these
@@ -70,12 +71,12 @@ class HarvestResult:
 
 def validate(plan: HarvestPlan) -> None:
     """Raise HarvestError naming the field and what to do, before any mining starts."""
-    try:
-        spec = Specialist(plan.specialist)
-    except ValueError:
-        raise HarvestError(f"`specialist` {plan.specialist!r} is not one of {[s.value for s in Specialist]}") from None
+    if plan.specialist not in specialists():
+        raise HarvestError(f"`specialist` {plan.specialist!r} is not one of {list(specialists().names)}"
+                           f" (loaded from {specialists().source})")
+    spec = plan.specialist
     if plan.repo is None and plan.sessions is None and not plan.tool_specs and not plan.external:
-        raise HarvestError(f"harvest plan for {spec.value} has neither `repo` nor `sessions` (nor `tool_specs` or"
+        raise HarvestError(f"harvest plan for {spec} has neither `repo` nor `sessions` (nor `tool_specs` or"
                            " `external`): give at least one")
     if plan.repo is not None:
         if not Path(plan.repo).is_dir():
@@ -111,7 +112,7 @@ def _scrub_all(text: str | None, scrubbed: Counter[str]) -> str | None:
     return clean
 
 
-def build_example(d: Draft, spec: Specialist, category: str, scrubbed: Counter[str]) -> Example:
+def build_example(d: Draft, spec: str, category: str, scrubbed: Counter[str]) -> Example:
     """The one place a draft becomes an Example: every message and provenance text is scrubbed here."""
     messages = [ChatMessage(role=r, content=_scrub_all(c, scrubbed) or "") for r, c in d.messages]  # type: ignore[arg-type]
     provenance = Provenance(
@@ -128,7 +129,7 @@ def build_example(d: Draft, spec: Specialist, category: str, scrubbed: Counter[s
 def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> HarvestResult:
     """Mine `plan`'s sources into examples for `plan.specialist`; bad inputs are skipped and counted."""
     validate(plan)
-    spec = Specialist(plan.specialist)
+    spec = plan.specialist
     # Resolved before mining so an unusable tokenizer fails in milliseconds, not after the harvest.
     fim = fim_tokens(plan.tokenizer_dir) if plan.tokenizer_dir is not None and plan.fim_share > 0 else None
     think = think_family(plan.tokenizer_dir)
@@ -151,7 +152,7 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
     for d in drafts:
         category = category_for(d.task, spec, d.hint)
         if category is None:
-            ctx.skips.add(d.generator, f"not_for_{spec.value}")
+            ctx.skips.add(d.generator, f"not_for_{spec}")
             continue
         if d.thought is not None:
             if think is None:  # no think tokens in this base model: no wrong tags (the plain draft stays)

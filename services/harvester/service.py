@@ -33,7 +33,6 @@ from shared.events import (
     HarvestCompleted,
     HarvestRequested,
     SessionsNew,
-    Specialist,
     Subject,
     derived_id,
 )
@@ -67,8 +66,8 @@ def repo_key(repo: str) -> str:
     return hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:24]
 
 
-def session_key(specialist: Specialist, digest: str) -> str:
-    return f"{Specialist(specialist).value}.{digest[:32]}"
+def session_key(specialist: str, digest: str) -> str:
+    return f"{specialist}.{digest[:32]}"
 
 
 async def setup(bus: Bus, common: CommonSettings | None = None,
@@ -77,8 +76,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
     settings = settings or HarvesterSettings()
     state = Registry(await bus.kv(HARVESTER_BUCKET))
 
-    async def weak_for(specialist: Specialist) -> tuple[str, ...]:
-        raw = await state.marked("weak", specialist.value)
+    async def weak_for(specialist: str) -> tuple[str, ...]:
+        raw = await state.marked("weak", specialist)
         return tuple(json.loads(raw)) if raw else ()
 
     async def run(cycle_id: str, plan: HarvestPlan) -> None:
@@ -111,11 +110,11 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             for h in sorted(set(result.session_hashes.values())):
                 await state.mark("sessions", session_key(plan.specialist, h), b"1")
         if plan.weak_categories:
-            await state.mark("weak", plan.specialist.value, b"[]")
+            await state.mark("weak", plan.specialist, b"[]")
         log.info("cycle %s: %d examples in %d batches %s", cycle_id, len(result.examples), len(batches),
                  result.by_generator)
 
-    async def seen_sessions(specialist: Specialist, sessions: Path) -> frozenset[str]:
+    async def seen_sessions(specialist: str, sessions: Path) -> frozenset[str]:
         """The hashes of the session files under `sessions` this specialist's cycles mined before."""
         digests = sorted(set((await asyncio.to_thread(session_digests, sessions)).values()))
         seen: set[str] = set()
@@ -125,7 +124,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             seen.update(h for h, m in zip(chunk, marks, strict=True) if m)
         return frozenset(seen)
 
-    async def plan_for(specialist: Specialist, repo: str | None, sessions: Path | None,
+    async def plan_for(specialist: str, repo: str | None, sessions: Path | None,
                        weak: tuple[str, ...], new_sessions: bool = False) -> HarvestPlan:
         """`new_sessions`: the sessions are new by definition (a sessions.new): mined whatever the KV says."""
         since = None
@@ -152,25 +151,25 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         match event:
             case HarvestRequested(reason="feedback"):
                 merged = tuple(dict.fromkeys(event.weak_categories + await weak_for(event.specialist)))
-                await state.mark("weak", event.specialist.value, json.dumps(merged).encode())
-                log.info("weak categories for %s's next cycle: %s", event.specialist.value, ", ".join(merged))
+                await state.mark("weak", event.specialist, json.dumps(merged).encode())
+                log.info("weak categories for %s's next cycle: %s", event.specialist, ", ".join(merged))
                 if not settings.rerun_on_feedback:
                     return
-                last = await state.marked("lastplan", event.specialist.value)
+                last = await state.marked("lastplan", event.specialist)
                 repo, sessions = json.loads(last) if last else (None, None)
                 plan = await plan_for(event.specialist, repo, Path(sessions) if sessions else None, ())
                 await run(derived_id("rerun", event.cycle_id), plan)
             case HarvestRequested():
                 if not event.repo and not event.sessions:
                     raise Poison("harvest.requested names neither a repo nor sessions to mine")
-                await state.mark("lastplan", event.specialist.value, json.dumps([event.repo, event.sessions]).encode())
+                await state.mark("lastplan", event.specialist, json.dumps([event.repo, event.sessions]).encode())
                 sessions = Path(event.sessions) if event.sessions else None
                 await run(event.cycle_id, await plan_for(event.specialist, event.repo, sessions, event.weak_categories))
             case CommitsNew():
-                specialist = Specialist(settings.trigger_specialist)
+                specialist = settings.trigger_specialist
                 await run(event.cycle_id, await plan_for(specialist, event.repo, None, ()))
             case SessionsNew():
-                specialist = Specialist(settings.trigger_specialist)
+                specialist = settings.trigger_specialist
                 if event.ref:
                     await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), (), new_sessions=True))
                     return

@@ -16,14 +16,14 @@ from services.judge.config import JudgeConfig
 from services.judge.core import judge
 from services.judge.dataset import write_dataset
 from services.judge.dedup import DedupHistory
-from shared.events import Specialist
+from shared.specialists import specialists
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ouro judge", description=__doc__.splitlines()[0])
     p.add_argument("--in", dest="inp", type=Path, required=True, help="JSONL file of examples")
     p.add_argument("--out", type=Path, required=True, help="output directory (data/, README.md, report.json)")
-    p.add_argument("--specialist", choices=[s.value for s in Specialist], default=Specialist.ORCHESTRATOR.value)
+    p.add_argument("--specialist", choices=list(specialists().names), default="orchestrator")
     p.add_argument("--tokenizer-dir", default=None, help="base model dir (default: the configured base model)")
     p.add_argument("--history", type=Path, default=None, help="dedup history file (.npz); updated after writing")
     p.add_argument("--no-coherence", action="store_true", help="skip the embedding-based coherence filter")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SUITES_DIR = Path(__file__).resolve().parents[1] / "evaluator" / "suites"
+from shared.specialists import specialists
 
 
 class JudgeConfig(BaseModel):
@@ -39,7 +39,8 @@ class JudgeConfig(BaseModel):
     # decontamination
     decontaminate: bool = True
     builtin_benchmarks: bool = True
-    suites_dir: Path | None = SUITES_DIR
+    # the evaluation suites no example may overlap; None: the suite of every loaded specialist
+    suites: tuple[Path, ...] | None = None
     extra_benchmark_files: tuple[Path, ...] = ()
     decontam_ngram: int = 13
     decontam_fallback_ngram: int = 8
@@ -54,4 +55,9 @@ class JudgeConfig(BaseModel):
         """What decides the dataset's content (part of the dataset id); where caches live does not."""
         # Source paths are left out (they differ per checkout); the decontamination index's
         # content hash stands in for them in the dataset id.
-        return self.model_dump(mode="json", exclude={"cache_dir", "suites_dir", "extra_benchmark_files"})
+        return self.model_dump(mode="json", exclude={"cache_dir", "suites", "extra_benchmark_files"})
+
+    def suite_dirs(self) -> tuple[Path, ...]:
+        if self.suites is not None:
+            return self.suites
+        return tuple(p.suite_dir for p in specialists().profiles.values())

@@ -27,14 +27,14 @@ from services.judge.filters.repetition import RepetitionFilter
 from services.judge.filters.secrets import SecretsFilter
 from services.judge.filters.validity import ValidityFilter
 from services.judge.verdict import Filter
-from shared.events import Example, Specialist, content_hash
+from shared.events import Example, content_hash
 from shared.specialists import profile
 
 
 class JudgeReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    specialist: Specialist
+    specialist: str
     total: int
     kept: int
     dropped: dict[str, int]
@@ -50,13 +50,13 @@ class JudgedDataset(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dataset_id: str
-    specialist: Specialist
+    specialist: str
     examples: list[Example]
     rejected: list[Rejected]
     report: JudgeReport
 
 
-def build_filters(config: JudgeConfig, specialist: Specialist | str, tokenizer_dir: Path | str) -> list[Filter]:
+def build_filters(config: JudgeConfig, specialist: str, tokenizer_dir: Path | str) -> list[Filter]:
     """Cheap, certain checks first so the expensive ones (tokenizer, embeddings) see fewer examples."""
     prof = profile(specialist)
     filters: list[Filter] = [
@@ -84,14 +84,14 @@ def build_filters(config: JudgeConfig, specialist: Specialist | str, tokenizer_d
 
 
 def assemble(
-    batches: Sequence[BatchVerdicts], *, specialist: Specialist | str, config: JudgeConfig,
+    batches: Sequence[BatchVerdicts], *, specialist: str, config: JudgeConfig,
     history: DedupHistory | None,
 ) -> JudgedDataset:
     """Merge filtered batches into one dataset. Deterministic whatever order the batches arrive in.
 
     `history` is read, not changed: call `history.update(ds.examples)` once the dataset is published.
     """
-    specialist = Specialist(specialist)
+    specialist = specialist
     weights = config.generator_weights
     rejected: list[Rejected] = [r for b in batches for r in b.rejected]
     # best first: the copy that survives dedup is the highest-weighted generator's
@@ -111,7 +111,7 @@ def assemble(
     contaminated: dict[str, list[str]] = defaultdict(list)
     if config.decontaminate:
         index = load_index(
-            suites_dir=config.suites_dir, extra=config.extra_benchmark_files, builtin=config.builtin_benchmarks,
+            suites=config.suite_dirs(), extra=config.extra_benchmark_files, builtin=config.builtin_benchmarks,
             n=config.decontam_ngram, fallback=config.decontam_fallback_ngram, cache_dir=config.cache_dir,
         )
         index_key = index.key
@@ -143,7 +143,7 @@ def assemble(
 
 
 def _report(
-    specialist: Specialist, kept: list[Example], rejected: list[Rejected], mix: dict[str, MixEntry],
+    specialist: str, kept: list[Example], rejected: list[Rejected], mix: dict[str, MixEntry],
     contaminated: dict[str, list[str]], index_key: str | None, config: dict[str, object],
 ) -> JudgeReport:
     by_generator: dict[str, Counter[str]] = defaultdict(Counter)
@@ -169,7 +169,7 @@ def _report(
 
 
 def judge(
-    examples: Sequence[Example | dict | bytes], *, specialist: Specialist | str, config: JudgeConfig,
+    examples: Sequence[Example | dict | bytes], *, specialist: str, config: JudgeConfig,
     tokenizer_dir: Path | str, history: DedupHistory | None = None,
 ) -> JudgedDataset:
     filters = build_filters(config, specialist, tokenizer_dir)

@@ -2,9 +2,10 @@
 
 An n-gram index (stable 64-bit hashes of normalised word 13-grams; 8-grams for items too short
 for 13, a single whole-item gram for items of 5-7 words) over HumanEval, MBPP and GSM8K test data
-(`benchmarks/`, see its README for licences), every prompt and reference of the evaluation
-suites, and optional user files. An example is contaminated when more than `overlap` of the
-n-grams of either it or a benchmark item are shared with the other.
+(`benchmarks/`, see its README for licences), every prompt, reference answer and scorer payload
+of the evaluation suites (read through shared/suites.py), and optional user files. An example is
+contaminated when more than `overlap` of the n-grams of either it or a benchmark item are shared
+with the other.
 
 The index is built once per source content and saved under the cache dir keyed by that
 content's hash, and kept in memory for the rest of the process.
@@ -24,6 +25,7 @@ import numpy as np
 
 from services.judge.text import ngram_hashes, word_hashes, words
 from shared.events import Example
+from shared.suites import Suite, load_suite
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent / "benchmarks"
 INDEX_VERSION = "2"
@@ -109,7 +111,7 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a half-written suite file must not stop the judge
+                    continue  # a half-written user file must not stop the judge
                 if isinstance(row, dict):
                     yield row
 
@@ -127,7 +129,8 @@ def _builtin_items() -> Iterator[tuple[str, str]]:
 
 
 def _chat_items(path: Path, prefix: str) -> Iterator[tuple[str, str]]:
-    """Suite files (and user files in the same shape): id, messages, optional reference."""
+    """User files of chat rows (id, messages, optional reference); evaluation suites are read
+    through their typed contract instead (`_suite_items`)."""
     for n, row in enumerate(_jsonl(path)):
         name = f"{prefix}/{row.get('id', n)}"
         messages = row.get("messages") if isinstance(row.get("messages"), list) else []
@@ -140,20 +143,27 @@ def _chat_items(path: Path, prefix: str) -> Iterator[tuple[str, str]]:
                 yield name, text
 
 
-def source_files(suites_dir: Path | None, extra: Sequence[Path], builtin: bool) -> list[tuple[str, Path]]:
+def _suite_items(suite: Suite) -> Iterator[tuple[str, str]]:
+    """Every prompt, reference answer and scorer payload of the suite (shared/suites.py)."""
+    for item in suite.items:
+        for text in item.texts():
+            yield f"suite:{suite.name}/{item.id}", text
+
+
+def source_files(extra: Sequence[Path], builtin: bool) -> list[tuple[str, Path]]:
     files: list[tuple[str, Path]] = []
     if builtin:
         files += [("builtin", p) for p in sorted(BENCHMARKS_DIR.glob("*.jsonl*"))]
-    if suites_dir is not None and suites_dir.is_dir():
-        files += [(f"suite:{p.parent.name}", p) for p in sorted(suites_dir.glob("*/*.jsonl"))]
     files += [(f"file:{p.stem}", p) for p in extra]
     return files
 
 
-def index_key(files: Sequence[tuple[str, Path]], n: int, fallback: int) -> str:
+def index_key(files: Sequence[tuple[str, Path]], suites: Sequence[Suite], n: int, fallback: int) -> str:
     h = hashlib.sha256(f"v{INDEX_VERSION}:{n}:{fallback}:{MIN_ITEM_WORDS}".encode())
     for prefix, path in files:
         h.update(prefix.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for suite in suites:
+        h.update(f"suite:{suite.name}:{suite.version}".encode())
     return h.hexdigest()
 
 
@@ -165,12 +175,18 @@ _LOADED: dict[str, NgramIndex] = {}
 
 
 def load_index(
-    *, suites_dir: Path | None, extra: Sequence[Path] = (), builtin: bool = True, n: int = 13,
+    *, suites: Sequence[Path | str] = (), extra: Sequence[Path] = (), builtin: bool = True, n: int = 13,
     fallback: int = 8, cache_dir: Path | None = None,
 ) -> NgramIndex:
-    """The index over the current sources: from memory, else the .npz cache, else built (and cached)."""
-    files = source_files(suites_dir, extra, builtin)
-    key = index_key(files, n, fallback)
+    """The index over the current sources: from memory, else the .npz cache, else built (and cached).
+
+    `suites` are evaluation suites (directories or shipped names), loaded through the shared suite
+    contract: a suite that is missing or invalid raises SuiteError rather than being skipped, so
+    the judge can never silently stop decontaminating against what the loop is graded on.
+    """
+    loaded = [load_suite(s) for s in suites]
+    files = source_files(extra, builtin)
+    key = index_key(files, loaded, n, fallback)
     if key in _LOADED:
         return _LOADED[key]
     cache = (cache_dir or default_cache_dir()) / f"decontam-{key[:32]}.npz"
@@ -184,6 +200,9 @@ def load_index(
         index = NgramIndex(key)
         if builtin:
             for name, text in _builtin_items():
+                index.add(name, text, n, fallback)
+        for suite in loaded:
+            for name, text in _suite_items(suite):
                 index.add(name, text, n, fallback)
         for prefix, path in files:
             if prefix != "builtin":

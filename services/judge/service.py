@@ -37,7 +37,6 @@ from shared.events import (
     Example,
     ExamplesHarvested,
     HarvestCompleted,
-    Specialist,
     Subject,
     derived_id,
 )
@@ -71,9 +70,9 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
     obj = await bus.object_store(ARTIFACT_BUCKET)
     store = NatsArtifactStore(obj)
     state = Registry(await bus.kv(JUDGE_BUCKET))
-    filters: dict[Specialist, list[Filter]] = {}
+    filters: dict[str, list[Filter]] = {}
 
-    async def filters_for(specialist: Specialist) -> list[Filter]:
+    async def filters_for(specialist: str) -> list[Filter]:
         if specialist not in filters:  # tokenizer and embedding model load once per process
             base_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
             filters[specialist] = await asyncio.to_thread(build_filters, config, specialist, base_dir)
@@ -87,7 +86,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         # Staged under a name fixed by (cycle, batch): a redelivered batch overwrites itself.
         await obj.put(staged_name(event.cycle_id, event.batch_index), verdicts.model_dump_json().encode())
         for r in verdicts.rejected:
-            metrics.EXAMPLES_DROPPED.labels(event.specialist.value, r.reason).inc()
+            metrics.EXAMPLES_DROPPED.labels(event.specialist, r.reason).inc()
         log.info("filtered batch %d of cycle %s: kept %d of %d", event.batch_index, event.cycle_id[:8],
                  len(verdicts.kept), len(event.examples))
 
@@ -112,7 +111,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             return
         batches = await wait_for_batches(event)
 
-        sp = event.specialist.value
+        sp = event.specialist
         # Pin the history this cycle starts from (first delivery) so a redelivery sees the same one.
         pinned = await state.marked("history-base", event.cycle_id)
         if pinned is None:

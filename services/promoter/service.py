@@ -119,9 +119,9 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
                 new_revision = await registry.set_champion(record, revision)  # RegistryConflict: retried
             if serving is not None:
                 await _serve(bus, registry, common, serving, record, new_revision)
-            metrics.PROMOTIONS.labels(event.specialist.value).inc()
+            metrics.PROMOTIONS.labels(event.specialist).inc()
         else:
-            metrics.REJECTIONS.labels(event.specialist.value).inc()
+            metrics.REJECTIONS.labels(event.specialist).inc()
 
         announcement = _announce(event, promote, reasons, decision.weak_categories, current_id)
         await registry.mark("decision", event.checkpoint_id, announcement.model_dump_json().encode())
@@ -156,8 +156,8 @@ def watch_rollbacks(
                 continue
             record = ChampionRecord.model_validate_json(entry.value)
             if record.reason == "rollback":
-                metrics.ROLLBACKS.labels(record.specialist.value).inc()
-                log.warning("champion of %s rolled back to %s", record.specialist.value, record.checkpoint_id)
+                metrics.ROLLBACKS.labels(record.specialist).inc()
+                log.warning("champion of %s rolled back to %s", record.specialist, record.checkpoint_id)
                 try:
                     await on_rollback(record, entry.revision)
                 except Exception:  # noqa: BLE001 - keep watching; the log says serving is stale
@@ -170,13 +170,13 @@ async def _serve(bus: Bus, registry: Registry, common: CommonSettings, serving: 
                  record: ChampionRecord, revision: int) -> None:
     """Load the new champion under an immutable versioned name, then flip the alias to it."""
     store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
-    target = (common.data_dir / "serving" / f"{record.specialist.value}-v{revision}").resolve()
+    target = (common.data_dir / "serving" / f"{record.specialist}-v{revision}").resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             await get_dir(store, record.adapter, Path(tmp) / "adapter")
             (Path(tmp) / "adapter").rename(target)
-    alias = f"serving.{record.specialist.value}"
+    alias = f"serving.{record.specialist}"
     previous = await registry.marked("alias", alias)
     if previous is not None and previous.decode() == target.name:
         return  # resumed after the swap was done

@@ -78,7 +78,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         if event.kept == 0:
             raise Poison(f"dataset {event.dataset_id} has no examples to train on")
         config = train_config(event.specialist, settings)
-        determinants = [event.specialist.value, event.dataset_id, common.base_model, config.to_json()]
+        determinants = [event.specialist, event.dataset_id, common.base_model, config.to_json()]
         checkpoint_id = content_hash(determinants)[:32]
         record = await registry.checkpoint(checkpoint_id)
         if record is None:
@@ -90,9 +90,9 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
                 log.info("training %s on dataset %s (%d examples)", checkpoint_id, event.dataset_id[:12], event.kept)
                 started = time.monotonic()
                 train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config)
-                metrics.TRAINING_SECONDS.labels(event.specialist.value).observe(time.monotonic() - started)
-                metrics.TRAINING_LOSS.labels(event.specialist.value).set(train_metrics.train_loss)
-                adapter = await put_dir(store, f"adapters/{event.specialist.value}/{checkpoint_id}", work / "adapter")
+                metrics.TRAINING_SECONDS.labels(event.specialist).observe(time.monotonic() - started)
+                metrics.TRAINING_LOSS.labels(event.specialist).set(train_metrics.train_loss)
+                adapter = await put_dir(store, f"adapters/{event.specialist}/{checkpoint_id}", work / "adapter")
             record = CheckpointRecord(
                 checkpoint_id=checkpoint_id, specialist=event.specialist, adapter=adapter,
                 base_model=common.base_model, dataset_id=event.dataset_id, metrics=train_metrics, created_at=utcnow(),

@@ -8,7 +8,7 @@ from services.evaluator.backends import BackendError, OpenAIBackend, Transformer
 from services.evaluator.evaluate import compare, evaluate
 from services.evaluator.local_server import serve
 from services.evaluator.suites import Suite, load_suite
-from shared.specialists import ORCHESTRATOR_CATEGORIES
+from shared.specialists import profile
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ class Canned:
 def test_evaluate_tiny_model_on_the_orchestrator_suite(backend: TransformersBackend) -> None:
     suite = load_suite("orchestrator")
     result = evaluate(backend, suite, max_new_tokens=8)
-    assert set(result.categories) == set(ORCHESTRATOR_CATEGORIES)
+    assert set(result.categories) == set(profile("orchestrator").categories)
     assert len(result.items) == len(suite.items)
     assert all(0.0 <= r.score <= 1.0 for r in result.items)
     assert all(0.0 <= v <= 1.0 for v in result.categories.values())

@@ -16,7 +16,7 @@ from services.evaluator.local_server import serve
 from services.evaluator.service import setup
 from services.evaluator.settings import EvaluatorSettings
 from shared.bus import Bus
-from shared.events import CheckpointReady, EvalCompleted, Specialist, TrainMetrics, new_id
+from shared.events import CheckpointReady, EvalCompleted, TrainMetrics, new_id
 from shared.registry import REGISTRY_BUCKET
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
@@ -49,7 +49,7 @@ async def test_candidate_is_loaded_scored_and_unloaded(
 
     cycle = uuid.uuid4().hex
     await bus.publish(CheckpointReady(
-        cycle_id=cycle, specialist=Specialist.REASONER, checkpoint_id=cid, adapter=ref,
+        cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, adapter=ref,
         base_model=str(tiny_model_dir), dataset_id="d",
         metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1, train_loss=1, tokens=1,
                              duration_s=1),

@@ -8,7 +8,6 @@ from services.harvester.base import Context, Skips
 from services.harvester.categories import category_for
 from services.harvester.core import HarvestPlan
 from services.harvester.generators.ast_code import AstCode
-from shared.events import Specialist
 
 SERVICE = '''"""The router."""
 
@@ -42,7 +41,7 @@ STORE = '''class Store:
 
 
 def run(root: Path) -> tuple[list, Counter]:
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.CODER, repo=root), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="coder", repo=root), skips=Skips())
     return list(AstCode().run(ctx)), ctx.skips.counts
 
 
@@ -109,12 +108,12 @@ def test_deterministic(tmp_path: Path) -> None:
 def test_incremental_mines_only_changed_files(small_repo) -> None:
     root = small_repo.root
     first = small_repo.repo.commit("HEAD~2").hexsha
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.CODER, repo=root, since_commit=first), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="coder", repo=root, since_commit=first), skips=Skips())
     drafts = list(AstCode().run(ctx))
     assert {d.path for d in drafts} == {"pkg/parser.py", "tests/test_parser.py"}
     assert "module_importers" not in {d.task for d in drafts}
     head = small_repo.repo.head.commit.hexsha
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.CODER, repo=root, since_commit=head), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="coder", repo=root, since_commit=head), skips=Skips())
     assert list(AstCode().run(ctx)) == []
 
 
@@ -163,9 +162,9 @@ def test_what_calls_a_function(repo_builder) -> None:
     assert "from 2 place(s)" in clean.answer and clean.path == "pkg/util.py"
     assert "`pkg.store.Store.save` (pkg/store.py, line 2)" in callers["pkg.store.Store.key"].answer
     assert "pkg.store.Store.get" not in callers  # `cfg.get` is a dict call: never resolved to it
-    assert category_for("function_callers", Specialist.ORCHESTRATOR) == "architecture"
+    assert category_for("function_callers", "orchestrator") == "architecture"
 
     # Incremental runs do not parse every module, so they ask no call-graph questions.
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, repo=repo_builder.root,
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", repo=repo_builder.root,
                                    since_commit=repo_builder.repo.head.commit.hexsha), skips=Skips())
     assert not [d for d in AstCode().run(ctx) if d.task == "function_callers"]

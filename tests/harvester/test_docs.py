@@ -6,7 +6,6 @@ from pathlib import Path
 from services.harvester.base import Context, Draft, Skips, approx_tokens
 from services.harvester.core import HarvestPlan, harvest
 from services.harvester.generators.docs import MAX_ANSWER_TOKENS, Docs, clip, sections
-from shared.events import Specialist
 from tests.harvester.conftest import RepoBuilder
 
 BODY = ("The judge drops examples whose answers repeat themselves, near-duplicates found by MinHash, and "
@@ -49,7 +48,7 @@ Deploying
 
 
 def run(repo: Path, since: str | None = None) -> tuple[list[Draft], Counter[str]]:
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, repo=repo, since_commit=since), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", repo=repo, since_commit=since), skips=Skips())
     return list(Docs().run(ctx)), ctx.skips.counts
 
 
@@ -68,11 +67,11 @@ def test_one_pair_per_section_and_skips(repo_builder: RepoBuilder) -> None:
 
 def test_secrets_in_docs_are_scrubbed(repo_builder: RepoBuilder) -> None:
     repo_builder.commit("docs", {"README.md": README})
-    result = harvest(HarvestPlan(specialist=Specialist.CODER, repo=repo_builder.root))
+    result = harvest(HarvestPlan(specialist="coder", repo=repo_builder.root))
     docs = [e for e in result.examples if e.generator == "docs"]
     assert docs and {e.category for e in docs} == {"instruction"}
     assert all("AKIAABCDEFGHIJKLMNOP" not in e.response for e in docs)
-    assert harvest(HarvestPlan(specialist=Specialist.CODER, repo=repo_builder.root, docs=False)).by_generator.get(
+    assert harvest(HarvestPlan(specialist="coder", repo=repo_builder.root, docs=False)).by_generator.get(
         "docs") is None
 
 

@@ -9,7 +9,6 @@ import pytest
 from services.harvester.base import Context, Draft, Skips
 from services.harvester.core import HarvestError, HarvestPlan, harvest
 from services.harvester.generators.external import External, ExternalSource
-from shared.events import Specialist
 
 ANSWER = "Use a set to drop duplicates while keeping the first occurrence order via dict.fromkeys(items)."
 ROWS = [
@@ -23,7 +22,7 @@ ROWS = [
 ]
 
 
-def run(src: ExternalSource, spec: Specialist = Specialist.CODER) -> tuple[list[Draft], Counter[str]]:
+def run(src: ExternalSource, spec: str = "coder") -> tuple[list[Draft], Counter[str]]:
     ctx = Context(plan=HarvestPlan(specialist=spec, external=(src,)), skips=Skips())
     return list(External().run(ctx)), ctx.skips.counts
 
@@ -52,7 +51,7 @@ def test_parquet_and_save_to_disk(tmp_path: Path) -> None:
     ds.to_parquet(str(tmp_path / "m.parquet"))
     datasets.DatasetDict({"train": ds, "test": ds.select([0])}).save_to_disk(str(tmp_path / "saved"))
     for path in (tmp_path / "m.parquet", tmp_path / "saved"):
-        result = harvest(HarvestPlan(specialist=Specialist.REASONER,
+        result = harvest(HarvestPlan(specialist="reasoner",
                                      external=(ExternalSource(path, "math", limit=3),)))
         assert result.by_category == {"math": 3}, path  # train split only, limit applied
         assert result.examples[0].messages[0].content == "What is 0+0?"
@@ -60,18 +59,18 @@ def test_parquet_and_save_to_disk(tmp_path: Path) -> None:
 
 def test_category_applies_only_to_specialists_that_have_it(tmp_path: Path) -> None:
     src = ExternalSource(write_jsonl(tmp_path / "d.jsonl", ROWS[:1]), "instruction")
-    assert harvest(HarvestPlan(specialist=Specialist.REASONER, external=(src,))).skipped[
+    assert harvest(HarvestPlan(specialist="reasoner", external=(src,))).skipped[
         "external:not_for_reasoner"] == 1
-    pinned = ExternalSource(src.path, "instruction", specialist=Specialist.CODER)
-    assert run(pinned, Specialist.ORCHESTRATOR)[0] == []
+    pinned = ExternalSource(src.path, "instruction", specialist="coder")
+    assert run(pinned, "orchestrator")[0] == []
 
 
 def test_bad_configuration_is_named(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", ROWS)
     with pytest.raises(HarvestError, match="'poetry' is not one of"):
-        harvest(HarvestPlan(specialist=Specialist.CODER, external=(ExternalSource(path, "poetry"),)))
+        harvest(HarvestPlan(specialist="coder", external=(ExternalSource(path, "poetry"),)))
     with pytest.raises(HarvestError, match="reasoner has no category 'instruction'"):
-        harvest(HarvestPlan(specialist=Specialist.CODER,
-                            external=(ExternalSource(path, "instruction", specialist=Specialist.REASONER),)))
+        harvest(HarvestPlan(specialist="coder",
+                            external=(ExternalSource(path, "instruction", specialist="reasoner"),)))
     with pytest.raises(HarvestError, match="does not exist"):
-        harvest(HarvestPlan(specialist=Specialist.CODER, external=(ExternalSource(tmp_path / "nope", "math"),)))
+        harvest(HarvestPlan(specialist="coder", external=(ExternalSource(tmp_path / "nope", "math"),)))

@@ -9,13 +9,12 @@ import pytest
 from services.harvester.base import Context, Skips
 from services.harvester.core import HarvestPlan
 from services.harvester.generators.git_diffs import GitDiffs, classify
-from shared.events import Specialist
 
 from .conftest import ACTOR, RepoBuilder
 
 
 def run(root: Path, **kw) -> tuple[list, Context]:
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.CODER, repo=root, **kw), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="coder", repo=root, **kw), skips=Skips())
     return list(GitDiffs().run(ctx)), ctx
 
 

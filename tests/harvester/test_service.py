@@ -19,7 +19,6 @@ from shared.events import (
     HarvestCompleted,
     HarvestRequested,
     SessionsNew,
-    Specialist,
 )
 from shared.settings import CommonSettings
 from tests.busutil import events_of, fresh_bucket, serving
@@ -40,7 +39,7 @@ async def harvester(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
 
 async def _request(bus: Bus, **fields) -> list:
     cycle = uuid.uuid4().hex
-    await bus.publish(HarvestRequested(cycle_id=cycle, specialist=Specialist.CODER, **fields))
+    await bus.publish(HarvestRequested(cycle_id=cycle, specialist="coder", **fields))
     return await events_of(bus, cycle, 500, timeout=15, until=(HarvestCompleted, DeadLetter))
 
 
@@ -61,7 +60,7 @@ async def test_watermark_feedback_and_bad_request(bus: Bus, harvester, repo_buil
 
     # The promoter's feedback is remembered and folded into the next cycle of that specialist.
     cycle = uuid.uuid4().hex
-    await bus.publish(HarvestRequested(cycle_id=cycle, specialist=Specialist.CODER, reason="feedback",
+    await bus.publish(HarvestRequested(cycle_id=cycle, specialist="coder", reason="feedback",
                                        weak_categories=("debugging", "review")))
     await asyncio.sleep(1.0)
     fixed = CODE.replace("v * factor", "v * abs(factor)")

@@ -8,14 +8,13 @@ from services.harvester.base import Context, Skips
 from services.harvester.core import HarvestPlan
 from services.harvester.formats import DEFAULT_THINK, render_think
 from services.harvester.generators.sessions import Sessions
-from shared.events import Specialist
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sessions"
 ANSWER = "Started cycle c-1 for the coder; the harvester is mining commits since the last watermark."
 
 
 def run(path: Path) -> tuple[list, Counter]:
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, sessions=path), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", sessions=path), skips=Skips())
     return list(Sessions().run(ctx)), ctx.skips.counts
 
 

@@ -13,7 +13,6 @@ from services.harvester.core import HarvestPlan, harvest
 from services.harvester.errors import UnknownTokenizerFamily
 from services.harvester.formats import think_tags
 from services.harvester.generators.sessions import Sessions, split_rationale
-from shared.events import Specialist
 
 QUESTION = "What is the loop doing right now?"
 THOUGHT = "A status call answers this; the last event was a training start."
@@ -67,7 +66,7 @@ def test_think_tags_per_family(tokenizers: dict[str, Path]) -> None:
 
 
 def _harvest(sessions: Path, tokenizer_dir: Path | None):
-    return harvest(HarvestPlan(specialist=Specialist.ORCHESTRATOR, sessions=sessions, tokenizer_dir=tokenizer_dir,
+    return harvest(HarvestPlan(specialist="orchestrator", sessions=sessions, tokenizer_dir=tokenizer_dir,
                                fim_share=0, tool_specs=()))
 
 
@@ -104,7 +103,7 @@ def test_inline_think_tags_and_step_by_step_answers(tmp_path: Path) -> None:
         ("When will training finish?", f"{steps}\n\n{final}", None),
         ("Broken?", "<think>never closed, the answer is cut", None),
     ])
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, sessions=sessions), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", sessions=sessions), skips=Skips())
     drafts = list(Sessions().run(ctx))
     assert ctx.skips.counts["sessions:think_unbalanced"] == 1
     turns = [(d.answer, d.thought) for d in drafts if d.task == "session_turn"]
@@ -121,7 +120,7 @@ def test_seen_session_files_are_skipped(tmp_path: Path) -> None:
 
     shutil.copy(root / "a.jsonl", root / "renamed.jsonl")  # same content: mined already
     session_file(root / "b.jsonl", [("Please restart the judge service now.", ANSWER, None)])
-    plan = HarvestPlan(specialist=Specialist.ORCHESTRATOR, sessions=root, fim_share=0, tool_specs=(),
+    plan = HarvestPlan(specialist="orchestrator", sessions=root, fim_share=0, tool_specs=(),
                        seen_sessions=frozenset(first.session_hashes.values()))
     second = harvest(plan)
     assert second.skipped["sessions:unchanged"] == 2

@@ -10,7 +10,6 @@ from services.harvester.base import Context, Draft, Skips
 from services.harvester.core import HarvestPlan, harvest
 from services.harvester.generators.tool_specs import ToolSpecs, imperative
 from services.harvester.schema_validate import errors
-from shared.events import Specialist
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "tools" / "ouroboros.mcp.json"
 SCHEMA = {"type": "object", "required": ["path"], "properties": {
@@ -20,7 +19,7 @@ SCHEMA = {"type": "object", "required": ["path"], "properties": {
 
 
 def run(*paths: Path) -> tuple[list[Draft], Counter[str]]:
-    ctx = Context(plan=HarvestPlan(specialist=Specialist.ORCHESTRATOR, tool_specs=paths), skips=Skips())
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", tool_specs=paths), skips=Skips())
     return list(ToolSpecs().run(ctx)), ctx.skips.counts
 
 
@@ -61,10 +60,10 @@ def test_example_spec_covers_the_loops_tools_as_tool_use() -> None:
     assert not skips
     assert {json.loads(d.answer)["name"] for d in drafts} == {
         "start_cycle", "get_status", "rollback", "search_code", "read_file", "run_tests"}
-    result = harvest(HarvestPlan(specialist=Specialist.ORCHESTRATOR, tool_specs=(EXAMPLE_SPEC.parent,), docs=False))
+    result = harvest(HarvestPlan(specialist="orchestrator", tool_specs=(EXAMPLE_SPEC.parent,), docs=False))
     assert result.by_generator == {"tool_specs": len(drafts)}
     assert {e.category for e in result.examples} == {"tool_use"}
-    coder = harvest(HarvestPlan(specialist=Specialist.CODER, tool_specs=(EXAMPLE_SPEC,)))
+    coder = harvest(HarvestPlan(specialist="coder", tool_specs=(EXAMPLE_SPEC,)))
     assert coder.examples == [] and coder.skipped == {"tool_specs:not_for_coder": len(drafts)}
 
 

@@ -32,7 +32,6 @@ from shared.events import (
     HarvestRequested,
     ModelPromoted,
     ModelRejected,
-    Specialist,
     Subject,
     new_id,
 )
@@ -117,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
 async def _cycle(stack: Stack, repo: git.Repo, watcher=None, timeout: float = 300) -> CycleOutcome:
     bus = await Bus.connect(stack.url, "test-cycle", attempts=5)
     try:
-        request = HarvestRequested(cycle_id=new_id(), specialist=Specialist.ORCHESTRATOR,
+        request = HarvestRequested(cycle_id=new_id(), specialist="orchestrator",
                                    repo=repo.working_tree_dir, sessions=str(SESSIONS))
         task = asyncio.create_task(watcher(request.cycle_id)) if watcher else None
         outcome = await run_cycle(bus, request, timeout=timeout)
@@ -197,7 +196,7 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
         assert evaluation.champion_id is None
         assert all(0.0 <= v <= 1.0 for v in evaluation.candidate.values())
         # The registry: the champion pointer moved to this checkpoint.
-        champion, _ = await Registry(await bus.kv(REGISTRY_BUCKET)).champion(Specialist.ORCHESTRATOR)
+        champion, _ = await Registry(await bus.kv(REGISTRY_BUCKET)).champion("orchestrator")
         assert champion is not None and champion.checkpoint_id == checkpoint.checkpoint_id
     finally:
         await bus.close()
@@ -306,6 +305,6 @@ async def test_cli_status_history_rollback(stack: Stack) -> None:
 async def _archived(stack: Stack) -> list[object]:
     bus = await Bus.connect(stack.url, "test-archive", attempts=5)
     try:
-        return await Registry(await bus.kv(REGISTRY_BUCKET)).archived(Specialist.ORCHESTRATOR)
+        return await Registry(await bus.kv(REGISTRY_BUCKET)).archived("orchestrator")
     finally:
         await bus.close()

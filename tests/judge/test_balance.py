@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from services.judge.balance import balance, quotas, target_mix
-from shared.events import Specialist
 from shared.specialists import profile
 from tests.judge.conftest import make
 
 
 def test_target_mix_shares_the_remainder() -> None:
-    mix = target_mix(profile(Specialist.REASONER), [])
+    mix = target_mix(profile("reasoner"), [])
     assert mix == {"non_reasoning": 0.10, "reasoning": 0.45, "math": 0.45}
 
 
@@ -19,7 +18,7 @@ def test_quotas_water_fill_and_cap() -> None:
 
 
 def test_balance_prefers_weighted_generators_and_reports_why() -> None:
-    prof = profile(Specialist.REASONER)
+    prof = profile("reasoner")
     examples = [make(f"math answer {i}", category="math", generator="teacher" if i % 2 else "synth")
                 for i in range(100)]
     examples += [make(f"reasoning answer {i}", category="reasoning") for i in range(3)]
@@ -36,7 +35,7 @@ def test_balance_prefers_weighted_generators_and_reports_why() -> None:
 
 
 def test_max_examples_enforces_the_mix() -> None:
-    prof = profile(Specialist.REASONER)
+    prof = profile("reasoner")
     examples = [make(f"{c} answer {i}", category=c) for c in ("math", "reasoning", "non_reasoning") for i in range(50)]
     kept, _, mix = balance(examples, profile=prof, cap=600, max_examples=20, generator_weights={})
     assert {c: m.kept for c, m in mix.items()} == {"math": 9, "non_reasoning": 2, "reasoning": 9}

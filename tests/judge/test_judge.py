@@ -25,7 +25,7 @@ def _inputs() -> list:
 
 
 def test_judge_end_to_end(tmp_path: Path, tokenizer_dir: Path, cache_dir: Path) -> None:
-    config = JudgeConfig(coherence=False, suites_dir=tmp_path / "no-suites", cache_dir=cache_dir)
+    config = JudgeConfig(coherence=False, suites=(), cache_dir=cache_dir)
     ds = judge(_inputs(), specialist="orchestrator", config=config, tokenizer_dir=tokenizer_dir)
     assert ds.report.kept == 2
     assert ds.report.dropped == {"contaminated": 1, "duplicate:exact": 1, "invalid:json": 1, "secret:aws": 1}

@@ -19,7 +19,6 @@ from shared.events import (
     ExamplesHarvested,
     HarvestCompleted,
     Provenance,
-    Specialist,
 )
 from shared.registry import Registry
 from shared.settings import CommonSettings
@@ -33,7 +32,7 @@ TOPICS = ["retries in the harvester", "the judge's dedup window", "LoRA rank for
 def _examples() -> list[Example]:
     return [
         Example.build(
-            specialist=Specialist.ORCHESTRATOR, category="architecture", generator="docs",
+            specialist="orchestrator", category="architecture", generator="docs",
             messages=[("user", f"Explain {topic} in this system, briefly."),
                       ("assistant", f"Here is how {topic} works: each service handles it on its own, records "
                                     f"what it did in the registry, and acknowledges the message afterwards, "
@@ -48,9 +47,9 @@ async def _cycle(bus: Bus, examples: list[Example], cycle: str | None = None) ->
     cycle = cycle or uuid.uuid4().hex
     halves = [examples[: len(examples) // 2], examples[len(examples) // 2:]]
     for i, batch in enumerate(halves):
-        await bus.publish(ExamplesHarvested(cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, batch_index=i,
+        await bus.publish(ExamplesHarvested(cycle_id=cycle, specialist="orchestrator", batch_index=i,
                                             examples=tuple(batch)))
-    await bus.publish(HarvestCompleted(cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, batch_count=2,
+    await bus.publish(HarvestCompleted(cycle_id=cycle, specialist="orchestrator", batch_count=2,
                                        example_count=len(examples)))
     return cycle
 

@@ -16,7 +16,6 @@ from shared.events import (
     HarvestRequested,
     ModelPromoted,
     ModelRejected,
-    Specialist,
     Subject,
     TrainMetrics,
     new_id,
@@ -28,7 +27,7 @@ from tests.busutil import events_of, fresh_bucket, serving
 
 async def _register(registry: Registry, cid: str) -> None:
     await registry.put_checkpoint(CheckpointRecord(
-        checkpoint_id=cid, specialist=Specialist.REASONER,
+        checkpoint_id=cid, specialist="reasoner",
         adapter=ArtifactRef(name=f"adapters/{cid}", sha256="0" * 64, size=1, kind="dir"),
         base_model="tiny", dataset_id="d", created_at=utcnow(),
         metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1, train_loss=1, tokens=1,
@@ -39,7 +38,7 @@ async def _register(registry: Registry, cid: str) -> None:
 def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champion_overall: float) -> EvalCompleted:
     cats = {"reasoning": overall, "math": overall, "non_reasoning": overall}
     return EvalCompleted(
-        cycle_id=cycle, specialist=Specialist.REASONER, checkpoint_id=cid, suite="reasoner", prompts=6,
+        cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, suite="reasoner", prompts=6,
         candidate=cats, candidate_overall=overall, champion_id=champion_id,
         champion={k: champion_overall for k in cats}, champion_overall=champion_overall,
     )
@@ -63,7 +62,7 @@ async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Re
     await bus.publish(_eval(c1, first, 0.8, None, 0.2))
     events = await events_of(bus, c1, 2, timeout=5)
     assert [type(e) for e in events] == [EvalCompleted, ModelPromoted]
-    champ, _ = await registry.champion(Specialist.REASONER)
+    champ, _ = await registry.champion("reasoner")
     assert champ is not None and champ.checkpoint_id == first
 
     c2 = uuid.uuid4().hex
@@ -73,13 +72,13 @@ async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Re
     feedback = [e for e in events if isinstance(e, HarvestRequested)]
     assert len(rejected) == 1 and "does not beat the champion" in rejected[0].reasons[0]
     assert feedback and feedback[0].reason == "feedback" and feedback[0].weak_categories
-    champ, _ = await registry.champion(Specialist.REASONER)
+    champ, _ = await registry.champion("reasoner")
     assert champ is not None and champ.checkpoint_id == first  # a worse model is never promoted
 
     # A redelivery (or a replay) of the same evaluation decides nothing new.
     await bus.publish(_eval(c1, first, 0.8, None, 0.2).model_copy(update={"event_id": new_id()}))
     await asyncio.sleep(1.5)
-    assert len(await registry.archived(Specialist.REASONER)) == 0
+    assert len(await registry.archived("reasoner")) == 0
     decided = [e for e in await events_of(bus, c1, 10, timeout=2) if isinstance(e, ModelPromoted)]
     assert len(decided) == 1
 
@@ -112,12 +111,12 @@ async def test_a_promotion_interrupted_after_the_registry_write_is_finished_not_
     checkpoint = await registry.checkpoint(cid)
     # What a promoter killed between the CAS and recording its decision leaves behind.
     await registry.set_champion(ChampionRecord(
-        checkpoint_id=cid, specialist=Specialist.REASONER, adapter=checkpoint.adapter, overall=0.9,
+        checkpoint_id=cid, specialist="reasoner", adapter=checkpoint.adapter, overall=0.9,
         categories={"reasoning": 0.9}, promoted_at=utcnow()), 0)
     cycle = uuid.uuid4().hex
     await bus.publish(_eval(cycle, cid, 0.9, None, 0.1))  # the redelivery
     events = await events_of(bus, cycle, 3, timeout=5)
     assert isinstance(events[1], ModelPromoted) and "resumed" in events[1].reasons[-1]
     assert not any(isinstance(e, (ModelRejected, HarvestRequested)) for e in events)
-    champ, _ = await registry.champion(Specialist.REASONER)
-    assert champ.checkpoint_id == cid and await registry.archived(Specialist.REASONER) == []
+    champ, _ = await registry.champion("reasoner")
+    assert champ.checkpoint_id == cid and await registry.archived("reasoner") == []

@@ -18,7 +18,7 @@ from services.evaluator.local_server import serve
 from services.promoter.service import setup
 from services.promoter.settings import PromoterSettings
 from shared.bus import Bus
-from shared.events import EvalCompleted, ModelPromoted, Specialist, TrainMetrics, new_id, utcnow
+from shared.events import EvalCompleted, ModelPromoted, TrainMetrics, new_id, utcnow
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
@@ -49,14 +49,14 @@ async def _promote(bus: Bus, tiny_model_dir: Path, tmp_path: Path, seed: int, ch
     cid = new_id()
     ref = await put_dir(store, f"adapters/test/{cid}", _adapter(tiny_model_dir, tmp_path / cid, seed))
     await registry.put_checkpoint(CheckpointRecord(
-        checkpoint_id=cid, specialist=Specialist.ORCHESTRATOR, adapter=ref, base_model=str(tiny_model_dir),
+        checkpoint_id=cid, specialist="orchestrator", adapter=ref, base_model=str(tiny_model_dir),
         dataset_id="d", created_at=utcnow(),
         metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1, train_loss=1, tokens=1,
                              duration_s=1),
     ))
     cycle = uuid.uuid4().hex
     await bus.publish(EvalCompleted(
-        cycle_id=cycle, specialist=Specialist.ORCHESTRATOR, checkpoint_id=cid, suite="orchestrator", prompts=1,
+        cycle_id=cycle, specialist="orchestrator", checkpoint_id=cid, suite="orchestrator", prompts=1,
         candidate={"tool_use": 0.5}, candidate_overall=0.5, champion_id=champion, champion={"tool_use": 0.1},
         champion_overall=0.1,
     ))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.bus import Bus
-from shared.events import ArtifactRef, Specialist, TrainMetrics, utcnow
+from shared.events import ArtifactRef, TrainMetrics, utcnow
 from shared.registry import ChampionRecord, Registry, RegistryConflict
 from shared.store import ArtifactError, LocalArtifactStore, NatsArtifactStore, get_dir, put_dir
 
@@ -42,7 +42,7 @@ async def test_corrupt_reference_is_refused(tmp_path: Path) -> None:
 
 def _champion(cid: str) -> ChampionRecord:
     return ChampionRecord(
-        checkpoint_id=cid, specialist=Specialist.CODER,
+        checkpoint_id=cid, specialist="coder",
         adapter=ArtifactRef(name=f"adapters/{cid}", sha256="0" * 64, size=1, kind="dir"),
         overall=0.8, categories={"review": 0.8}, promoted_at=utcnow(),
     )
@@ -50,29 +50,29 @@ def _champion(cid: str) -> ChampionRecord:
 
 async def test_champion_changes_only_by_compare_and_set(bus: Bus) -> None:
     registry = Registry(await bus.kv(f"reg-{uuid.uuid4().hex[:8]}"))
-    assert await registry.champion(Specialist.CODER) == (None, 0)
+    assert await registry.champion("coder") == (None, 0)
     with pytest.raises(LookupError, match="no archived earlier champion for coder"):
-        await registry.rollback(Specialist.CODER)
+        await registry.rollback("coder")
     rev1 = await registry.set_champion(_champion("c1"), 0)
     with pytest.raises(RegistryConflict):
         await registry.set_champion(_champion("c2"), 0)  # stale revision: somebody else won
     await registry.set_champion(_champion("c2"), rev1)
-    current, _ = await registry.champion(Specialist.CODER)
+    current, _ = await registry.champion("coder")
     assert current is not None and current.checkpoint_id == "c2"
-    assert [r.checkpoint_id for r in await registry.archived(Specialist.CODER)] == ["c1"]
-    current, rev = await registry.champion(Specialist.CODER)
+    assert [r.checkpoint_id for r in await registry.archived("coder")] == ["c1"]
+    current, rev = await registry.champion("coder")
     await registry.set_champion(_champion("c3"), rev)
     # Rollbacks walk back in time: c3 → c2 → c1, then there is nothing earlier.
-    assert (await registry.rollback(Specialist.CODER)).checkpoint_id == "c2"
-    restored = await registry.rollback(Specialist.CODER)
+    assert (await registry.rollback("coder")).checkpoint_id == "c2"
+    restored = await registry.rollback("coder")
     assert restored.checkpoint_id == "c1" and restored.reason == "rollback"
-    current, _ = await registry.champion(Specialist.CODER)
+    current, _ = await registry.champion("coder")
     assert current is not None and current.checkpoint_id == "c1"
     with pytest.raises(LookupError):
-        await registry.rollback(Specialist.CODER)
+        await registry.rollback("coder")
     # every champion replaced is archived, never deleted: c3 can still be restored by name
-    assert {r.checkpoint_id for r in await registry.archived(Specialist.CODER)} == {"c1", "c2", "c3"}
-    assert (await registry.rollback(Specialist.CODER, "c3")).checkpoint_id == "c3"
+    assert {r.checkpoint_id for r in await registry.archived("coder")} == {"c1", "c2", "c3"}
+    assert (await registry.rollback("coder", "c3")).checkpoint_id == "c3"
 
 
 def test_train_metrics_roundtrip() -> None:

@@ -1,6 +1,6 @@
 """Local instruction datasets → examples of a configured category.
 
-    ExternalSource(path=Path("data/alpaca.jsonl"), category="instruction", specialist=Specialist.CODER)
+    ExternalSource(path=Path("data/alpaca.jsonl"), category="instruction", specialist="coder")
 
 A source is a JSONL/JSON file, a Parquet file, a `datasets.save_to_disk` directory (its `train`
 split when it has one, else every split), or a directory of such files. Rows are read by their
@@ -20,8 +20,7 @@ from typing import Any
 from services.harvester.base import Context, Draft
 from services.harvester.categories import EXTERNAL
 from services.harvester.errors import HarvestError
-from shared.events import Specialist
-from shared.specialists import PROFILES
+from shared.specialists import specialists
 
 NAME = "external"
 ROW_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
@@ -34,20 +33,20 @@ DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 @dataclass(frozen=True)
 class ExternalSource:
     path: Path
-    category: str  # a category of shared/specialists.py
-    specialist: Specialist | None = None  # None: every specialist that has `category`
+    category: str  # a category of a specialist (shared/specialists.yaml)
+    specialist: str | None = None  # None: every specialist that has `category`
     limit: int | None = None  # at most this many rows
 
     def validate(self) -> None:
         if not Path(self.path).exists():
             raise HarvestError(f"external source {self.path} does not exist")
-        owners = [s for s, p in PROFILES.items() if self.category in p.categories]
+        owners = [s for s, p in specialists().profiles.items() if self.category in p.categories]
         if not owners:
-            known = sorted({c for p in PROFILES.values() for c in p.categories})
+            known = sorted(specialists().all_categories())
             raise HarvestError(f"external source {self.path}: category {self.category!r} is not one of {known}")
-        if self.specialist is not None and Specialist(self.specialist) not in owners:
+        if self.specialist is not None and self.specialist not in owners:
             raise HarvestError(f"external source {self.path}: {self.specialist} has no category {self.category!r}; "
-                               f"it belongs to {', '.join(s.value for s in owners)}")
+                               f"it belongs to {', '.join(owners)}")
         if self.limit is not None and self.limit < 1:
             raise HarvestError(f"external source {self.path}: `limit` must be at least 1, got {self.limit}")
 
@@ -128,7 +127,7 @@ class External:
 
     def run(self, ctx: Context) -> Iterator[Draft]:
         for src in ctx.plan.external:
-            if src.specialist is not None and Specialist(src.specialist) != ctx.plan.specialist:
+            if src.specialist is not None and src.specialist != ctx.plan.specialist:
                 continue
             path = Path(src.path)
             for i, row in enumerate(source_rows(path, ctx)):

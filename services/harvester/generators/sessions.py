@@ -18,13 +18,16 @@ from pathlib import Path
 
 from services.harvester.base import Context, Draft
 from services.harvester.session_formats import Conversation, ToolCall, Turn, parse_file, session_files
+from shared.specialists import specialists
 
 NAME = "sessions"
-SPECIALISTS = ("orchestrator", "coder", "reasoner")
-INTENT_SYSTEM = (
-    "Classify the operator's request. Reply with JSON: "
-    '{"route": "orchestrator" | "coder" | "reasoner", "intent": "<what to do>"}.'
-)
+
+
+def intent_system() -> str:
+    routes = " | ".join(f'"{s}"' for s in specialists().names)
+    return f'Classify the operator\'s request. Reply with JSON: {{"route": {routes}, "intent": "<what to do>"}}.'
+
+
 TOOL_SYSTEM = 'Call one tool for the request. Reply only with JSON {"name": ..., "arguments": {...}}. Tools: '
 _ROUTING = re.compile(r"route|delegate|handoff|hand_off|dispatch|ask_(?:coder|reasoner)", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|function|bug|fix|refactor|implement|test|class|module|python|diff|patch|"
@@ -42,9 +45,9 @@ def route_of(call: ToolCall) -> str | None:
         return None
     for key in ("specialist", "to", "target", "agent", "route"):
         val = str(call.arguments.get(key, "")).lower()
-        if val in SPECIALISTS:
+        if val in specialists():
             return val
-    return next((s for s in SPECIALISTS if s in call.name.lower()), None)
+    return next((s for s in specialists().names if s in call.name.lower()), None)
 
 
 def tool_json(call: ToolCall) -> str:
@@ -83,7 +86,7 @@ def turn_drafts(conv: Conversation, turn: Turn, tools: list[str]) -> Iterator[Dr
     route, intent = label(turn)
     where = dict(generator=NAME, source=conv.source, session_id=conv.session_id, hint=route)
     yield Draft(task="intent",
-                messages=(("system", INTENT_SYSTEM), ("user", turn.user),
+                messages=(("system", intent_system()), ("user", turn.user),
                           ("assistant", json.dumps({"route": route, "intent": intent}))),
                 **where)
     if turn.tool_calls:
