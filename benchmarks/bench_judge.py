@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_judge.py --n 2000 [--tokenizer-dir DIR] [--no-coherence]
 
-Without --tokenizer-dir it uses the tiny test tokenizer (shared/tiny_model.py). The decontamination
+Without --tokenizer-dir it uses the tiny test tokenizer (tests/support/tiny_model.py). The decontamination
 index is timed cold (fresh cache dir) and warm (from the pickle cache).
 """
 
@@ -74,7 +74,7 @@ def main() -> None:
         tmp = Path(tmp_s)
         tok = args.tokenizer_dir
         if tok is None:
-            from shared.tiny_model import build_tiny_model
+            from tests.support.tiny_model import build_tiny_model
 
             tok = build_tiny_model(tmp / "tiny")
         examples = synthetic(args.n)

@@ -109,7 +109,7 @@ def main() -> None:
     import torch
 
     from shared.models import resolve_base_model
-    from shared.tiny_model import build_tiny_model
+    from tests.support.tiny_model import build_tiny_model
 
     torch.set_num_threads(args.threads)
     report: dict[str, object] = {"torch_threads": args.threads, "device": "cpu"}

@@ -6,6 +6,7 @@ import pytest
 
 from services.evaluator.backends import BackendError, OpenAIBackend, TransformersBackend
 from services.evaluator.evaluate import compare, evaluate
+from services.evaluator.scorers import score
 from services.evaluator.local_server import serve
 from services.evaluator.suites import Suite, load_suite
 from shared.specialists import profile
@@ -31,8 +32,15 @@ def test_evaluate_tiny_model_on_the_orchestrator_suite(backend: TransformersBack
     result = evaluate(backend, suite, max_new_tokens=8)
     assert set(result.categories) == set(profile("orchestrator").categories)
     assert len(result.items) == len(suite.items)
-    assert all(0.0 <= r.score <= 1.0 for r in result.items)
-    assert all(0.0 <= v <= 1.0 for v in result.categories.values())
+    # Each item is scored on its own output with its own scorer; a category is the mean of its items.
+    by_id = {item.id: item for item in suite.items}
+    assert [r.id for r in result.items] == list(by_id)
+    for r in result.items:
+        assert r.category == by_id[r.id].category
+        assert r.score == score(r.output, by_id[r.id].scorer)
+    for cat, value in result.categories.items():
+        scores = [r.score for r in result.items if r.category == cat]
+        assert value == pytest.approx(sum(scores) / len(scores), abs=1e-5)
     assert result.overall == pytest.approx(sum(result.categories.values()) / 9, abs=1e-5)
 
 

@@ -195,9 +195,13 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
         assert set(evaluation.candidate) == set(evaluation.champion) and len(evaluation.candidate) == 9
         assert evaluation.champion_id is None
         assert all(0.0 <= v <= 1.0 for v in evaluation.candidate.values())
+        cats = evaluation.candidate
+        assert evaluation.candidate_overall == pytest.approx(sum(cats.values()) / len(cats), abs=1e-5)
         # The registry: the champion pointer moved to this checkpoint.
         champion, _ = await Registry(await bus.kv(REGISTRY_BUCKET)).champion("orchestrator")
         assert champion is not None and champion.checkpoint_id == checkpoint.checkpoint_id
+        # ... with the candidate's scores from eval.completed, not the base model's
+        assert champion.categories == evaluation.candidate and champion.overall == evaluation.candidate_overall
     finally:
         await bus.close()
 

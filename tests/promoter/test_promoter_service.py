@@ -99,7 +99,10 @@ async def test_stale_comparison_is_not_promoted(bus: Bus, promoter: Registry) ->
 
 
 def test_subjects_are_distinct() -> None:
-    assert len({s.value for s in Subject}) == len(Subject)
+    # A StrEnum name given an existing value silently becomes an alias (iterating `Subject` skips
+    # it), so count the names: two names on one subject would cross two event types on the bus.
+    names = Subject.__members__
+    assert len({s.value for s in names.values()}) == len(names), sorted(names)
 
 
 async def test_a_promotion_interrupted_after_the_registry_write_is_finished_not_rejected(

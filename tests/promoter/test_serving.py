@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
@@ -26,6 +27,7 @@ from tests.busutil import events_of, fresh_bucket, serving
 
 
 def _adapter(base: Path, out: Path, seed: int) -> Path:
+    torch.manual_seed(seed)  # a different, reproducible random adapter per promotion
     model = AutoModelForCausalLM.from_pretrained(base)
     peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     peft.save_pretrained(out)
@@ -76,8 +78,12 @@ async def test_promotion_loads_a_versioned_adapter_and_unloads_the_old_one(
     first = await _promote(bus, tiny_model_dir, tmp_path, 1, None)
     (name1,) = _served(server)
     assert name1.startswith("orchestrator-v")
-    answer = OpenAIBackend(server.url, model=name1).generate([[{"role": "user", "content": "hello"}]], 4)
-    assert isinstance(answer[0], str)
+    # The served name answers with the promoted adapter: exactly what that adapter generates
+    # in-process, and not what the bare base model says.
+    prompt = [[{"role": "user", "content": "Which specialist should review the failing test?"}]]
+    answer = OpenAIBackend(server.url, model=name1).generate(prompt, 8)
+    assert answer == TransformersBackend(tiny_model_dir, tmp_path / first).generate(prompt, 8)
+    assert answer != TransformersBackend(tiny_model_dir).generate(prompt, 8)
 
     await _promote(bus, tiny_model_dir, tmp_path, 2, first)
     (name2,) = _served(server)

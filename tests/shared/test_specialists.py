@@ -1,0 +1,115 @@
+"""The specialist file: the shipped one loads, and every mistake a person can make in their own
+is refused at load time with the file, the entry and the field named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events import HarvestRequested, decode
+from shared.specialists import (
+    DEFAULT_FILE,
+    SpecialistConfigError,
+    load_specialists,
+    profile,
+    specialists,
+)
+
+SUITE_ROW = {"id": "w-1", "category": "documentation", "messages": [{"role": "user", "content": "Explain X."}],
+             "scorer": {"type": "contains", "strings": ["x"]}}
+
+
+def write(tmp_path: Path, body: str, suite: bool = True) -> Path:
+    if suite:
+        (tmp_path / "suites" / "writer").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "suites" / "writer" / "documentation.jsonl").write_text(json.dumps(SUITE_ROW) + "\n")
+    path = tmp_path / "specialists.yaml"
+    path.write_text(body)
+    return path
+
+
+GOOD = """
+specialists:
+  writer:
+    suite: suites/writer
+    categories: {documentation: 0.6, explanation: null}
+    tasks: {explain_doc: documentation, explain_function: explanation}
+    hints: {diff_review/docs: documentation}
+    training: {epochs: 1.0, lora_r: 4, lora_alpha: 8}
+    promotion: {min_overall: 0.5}
+    cadence: {harvest_every: 30m, train_every: 2d}
+"""
+
+
+def test_the_shipped_file_has_the_three_specialists() -> None:
+    loaded = load_specialists(DEFAULT_FILE)
+    assert loaded.names == ("orchestrator", "coder", "reasoner")
+    assert len(loaded["orchestrator"].categories) == 9
+    assert loaded["coder"].mix["instruction"] == 0.40 and loaded["coder"].epochs == 3.0
+    assert loaded["coder"].category_for("diff_review", "bugfix") == "debugging"
+    assert loaded["coder"].category_for("session_turn", "reasoner") is None
+    assert loaded["coder"].category_for("diff_review") == "review"
+    assert loaded["orchestrator"].cadence.harvest_every == 12 * 3600
+
+
+def test_a_written_file_loads_with_every_field(tmp_path: Path) -> None:
+    w = load_specialists(write(tmp_path, GOOD))["writer"]
+    assert w.categories == ("documentation", "explanation") and w.mix == {"documentation": 0.6}
+    assert w.lora_r == 4 and w.lora_alpha == 8 and w.epochs == 1.0 and w.min_overall == 0.5
+    assert w.cadence.harvest_every == 1800 and w.cadence.train_every == 2 * 86400
+    assert w.suite_dir == (tmp_path / "suites" / "writer").resolve()
+    assert w.category_for("diff_review", "docs") == "documentation" and w.category_for("diff_review") is None
+
+
+@pytest.mark.parametrize(("change", "field", "says"), [
+    (("explain_doc: documentation", "explain_doc: docs"), "tasks.explain_doc", "'docs' is not one of its categories"),
+    (("diff_review/docs: documentation", "diff_review/docs: nope"), "hints.diff_review/docs", "'nope'"),
+    (("diff_review/docs:", "diff_review:"), "hints.diff_review", "'task/hint'"),
+    (("documentation: 0.6, explanation: null", "documentation: 0.6, explanation: 0.5"), "categories",
+     "sum to 1.100"),
+    (("suite: suites/writer", "suite: suites/nosuch"), "suite", "no suite 'suites/nosuch'"),
+    (("  writer:", "  Writer!:"), "name", "lower case"),
+])
+def test_each_mistake_names_the_entry_and_the_field(tmp_path: Path, change: tuple[str, str], field: str,
+                                                   says: str) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(SpecialistConfigError) as err:
+        load_specialists(path)
+    assert str(path) in str(err.value) and f"field {field!r}" in str(err.value) and says in str(err.value)
+
+
+def test_unknown_keys_and_bad_durations_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecialistConfigError, match="writer.training.lora_rank"):
+        load_specialists(write(tmp_path, GOOD.replace("lora_r: 4", "lora_rank: 4")))
+    with pytest.raises(SpecialistConfigError, match="not a duration"):
+        load_specialists(write(tmp_path, GOOD.replace("30m", "soon")))
+    with pytest.raises(SpecialistConfigError, match="does not exist"):
+        load_specialists(tmp_path / "absent.yaml")
+
+
+def test_a_task_no_generator_makes_is_refused(tmp_path: Path) -> None:
+    from services.harvester.categories import check_tasks
+
+    loaded = load_specialists(write(tmp_path, GOOD.replace("explain_function:", "explain_everything:")))
+    with pytest.raises(SpecialistConfigError, match="no generator produces task 'explain_everything'"):
+        check_tasks(loaded)
+
+
+def test_events_carry_only_a_loaded_specialist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="unknown specialist 'writer'"):
+        HarvestRequested(cycle_id="c", specialist="writer", repo=".")
+    data = HarvestRequested(cycle_id="c", specialist="coder", repo=".").model_dump_json().encode()
+    with pytest.raises(ValueError, match="unknown specialist 'writer'"):
+        decode("ouro.harvest.requested.v1", data.replace(b'"coder"', b'"writer"'))
+
+    from tests.support.specialists import use_specialists
+
+    with use_specialists(monkeypatch, write(tmp_path, GOOD)):
+        assert specialists().names == ("writer",) and profile("writer").lora_r == 4
+        assert HarvestRequested(cycle_id="c", specialist="writer", repo=".").specialist == "writer"
+        with pytest.raises(ValidationError, match="unknown specialist 'coder'"):
+            HarvestRequested(cycle_id="c", specialist="coder", repo=".")
+    assert "coder" in specialists()
