@@ -72,7 +72,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from services.trainer.service import train_config
+    from services.trainer.config import train_config
     from services.trainer.settings import TrainerSettings
     from services.trainer.train import train_adapter
 

@@ -19,8 +19,9 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -41,7 +42,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from shared import metrics
-from shared.events import STREAM_NAME, DeadLetter, Event, Subject, decode, derived_id, subject_of
+from shared.events import STREAM_NAME, SUBJECT_OF, DeadLetter, Event, Subject, decode, derived_id, subject_of
 
 log = logging.getLogger("ouro.bus")
 
@@ -70,6 +71,34 @@ class ConsumerSpec:
 
 
 Handler = Callable[[Event, "Delivery"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One row of a service's table: a durable and, per event type it takes, the handler that
+    receives that type. The subjects follow from the types; a handler never down-casts."""
+
+    durable: str
+    routes: Mapping[type[Event], Callable[[Any, Delivery], Awaitable[None]]]
+    ack_wait: float = 30.0
+    max_deliver: int = 8
+    max_ack_pending: int = 1
+    retry_delay: float = 2.0
+    max_retry_delay: float = 120.0
+
+    @property
+    def spec(self) -> ConsumerSpec:
+        return ConsumerSpec(
+            durable=self.durable, subjects=tuple(SUBJECT_OF[t] for t in self.routes), ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver, max_ack_pending=self.max_ack_pending, retry_delay=self.retry_delay,
+            max_retry_delay=self.max_retry_delay,
+        )
+
+    async def dispatch(self, event: Event, delivery: Delivery) -> None:
+        handler = self.routes.get(type(event))
+        if handler is None:  # the durable filters on our subjects: only a misconfigured stream gets here
+            raise Poison(f"{self.durable} takes {[t.__name__ for t in self.routes]}, not {type(event).__name__}")
+        await handler(event, delivery)
 
 
 class Delivery:

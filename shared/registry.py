@@ -16,11 +16,16 @@ from datetime import datetime
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from shared.events import ArtifactRef, TrainMetrics
+from shared.events import ArtifactRef, ModelPromoted, ModelRejected, TrainMetrics
+from shared.specialists import SpecialistName
 
 REGISTRY_BUCKET = "ouro-registry"
+
+
+# Both models forbid unknown fields and differ in their required ones, so the JSON says which it is.
+_DECISION: TypeAdapter[ModelPromoted | ModelRejected] = TypeAdapter(ModelPromoted | ModelRejected)
 
 
 class RegistryConflict(RuntimeError):
@@ -30,7 +35,7 @@ class RegistryConflict(RuntimeError):
 class CheckpointRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     checkpoint_id: str
-    specialist: str
+    specialist: SpecialistName
     adapter: ArtifactRef
     base_model: str
     dataset_id: str
@@ -41,7 +46,7 @@ class CheckpointRecord(BaseModel):
 class ChampionRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     checkpoint_id: str
-    specialist: str
+    specialist: SpecialistName
     adapter: ArtifactRef
     overall: float
     categories: dict[str, float]
@@ -128,6 +133,14 @@ class Registry:
     async def checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         raw, _ = await self._get(f"checkpoint.{checkpoint_id}")
         return CheckpointRecord.model_validate_json(raw) if raw else None
+
+    async def record_decision(self, decision: ModelPromoted | ModelRejected) -> None:
+        """The promoter's decision for a checkpoint, recorded before it is announced."""
+        await self.mark("decision", decision.checkpoint_id, decision.model_dump_json().encode())
+
+    async def decision(self, checkpoint_id: str) -> ModelPromoted | ModelRejected | None:
+        raw = await self.marked("decision", checkpoint_id)
+        return _DECISION.validate_json(raw) if raw else None
 
     async def mark(self, stage: str, key: str, value: bytes) -> None:
         await self.kv.put(f"done.{stage}.{key}", value)

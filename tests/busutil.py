@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from shared.bus import Bus, ConsumerSpec, Handler
+from shared.bus import Bus
 from shared.events import STREAM_NAME, Event, decode
+from shared.service import ServiceTable, running
 
 
 async def events_of(
@@ -48,17 +49,14 @@ async def fresh_bucket(bus: Bus, name: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(bus: Bus, consumers: list[tuple[ConsumerSpec, Handler]]) -> AsyncIterator[None]:
-    """Run a service's consumers (what `shared.service` does in its process) for a test, in-process."""
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(bus.consume(spec, handler, stop)) for spec, handler in consumers]
+async def serving(bus: Bus, table: ServiceTable) -> AsyncIterator[None]:
+    """Run a service's table (what `shared.service` does in its process) for a test, in-process."""
     try:
-        yield
+        async with running(bus, table):
+            yield
     finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        for spec, _ in consumers:
-            await bus.js.delete_consumer(STREAM_NAME, spec.durable)
+        for consumer in table.consumers:
+            await bus.js.delete_consumer(STREAM_NAME, consumer.durable)
 
 
 async def read_stream(bus: Bus, subject: str, keep: Callable[[Event], bool], *, idle: float = 0.5) -> list[Event]:

@@ -25,10 +25,11 @@ from services.evaluator.evaluate import SuiteResult, evaluate
 from services.evaluator.settings import EvaluatorSettings
 from services.evaluator.suites import Suite, load_suite
 from shared import metrics
-from shared.bus import Bus, ConsumerSpec, Delivery, Handler
-from shared.events import CheckpointReady, EvalCompleted, Event, Subject, content_hash, derived_id
+from shared.bus import Bus, Consumer, Delivery
+from shared.events import CheckpointReady, EvalCompleted, content_hash, derived_id
 from shared.models import resolve_base_model
 from shared.registry import REGISTRY_BUCKET, Registry
+from shared.service import ServiceTable
 from shared.settings import CommonSettings
 from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, ArtifactStore, NatsArtifactStore, get_dir
@@ -59,15 +60,13 @@ async def score_at_endpoint(
             await client.unload(name)
 
 
-async def setup(bus: Bus, common: CommonSettings | None = None,
-                settings: EvaluatorSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
-    common = common or CommonSettings()
-    settings = settings or EvaluatorSettings()
-    registry = Registry(await bus.kv(REGISTRY_BUCKET))
-    store: ArtifactStore = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+class Evaluator:
+    def __init__(self, bus: Bus, registry: Registry, store: ArtifactStore, common: CommonSettings,
+                 settings: EvaluatorSettings) -> None:
+        self.bus, self.registry, self.store, self.common, self.settings = bus, registry, store, common, settings
 
-    async def on_checkpoint(event: Event, delivery: Delivery) -> None:
-        assert isinstance(event, CheckpointReady)
+    async def on_checkpoint(self, event: CheckpointReady, delivery: Delivery) -> None:
+        bus, registry, store, common, settings = self.bus, self.registry, self.store, self.common, self.settings
         event_id = derived_id("eval", event.cycle_id, event.checkpoint_id)
         recorded = await registry.marked("eval", event.checkpoint_id)
         if recorded is not None:
@@ -77,7 +76,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             return
 
         suite = load_suite(settings.suite or profile(event.specialist).suite_dir)
-        suite_key = content_hash(suite.model_dump(mode="json"))[:16]
+        suite_key = suite.version[:16]
         base_dir = (None if settings.endpoint
                     else await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir))
         champion, _ = await registry.champion(event.specialist)
@@ -115,7 +114,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             metrics.EVAL_SCORE.labels(event.specialist, cat, "champion").set(champion_result.categories[cat])
         result = EvalCompleted(
             event_id=event_id, cycle_id=event.cycle_id, specialist=event.specialist,
-            checkpoint_id=event.checkpoint_id, suite=suite.name, prompts=len(suite.items),
+            checkpoint_id=event.checkpoint_id, suite=suite.name, suite_version=suite.version,
+            prompts=len(suite.items),
             candidate=candidate.categories, candidate_overall=candidate.overall,
             champion_id=champion.checkpoint_id if champion else None,
             champion=champion_result.categories, champion_overall=champion_result.overall,
@@ -125,6 +125,13 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         log.info("checkpoint %s: %.3f vs champion %.3f", event.checkpoint_id, candidate.overall,
                  champion_result.overall)
 
-    spec = ConsumerSpec(durable="evaluator", subjects=(Subject.CHECKPOINT_READY,), ack_wait=settings.ack_wait,
-                        max_ack_pending=8)
-    return [(spec, on_checkpoint)]
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: EvaluatorSettings | None = None) -> ServiceTable:
+    settings = settings or EvaluatorSettings()
+    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+    e = Evaluator(bus, Registry(await bus.kv(REGISTRY_BUCKET)), store, common or CommonSettings(), settings)
+    return ServiceTable(consumers=[
+        Consumer("evaluator", {CheckpointReady: e.on_checkpoint}, ack_wait=settings.ack_wait, max_ack_pending=8),
+    ])

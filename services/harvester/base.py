@@ -13,12 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from services.harvester.plan import HarvestPlan
 from shared.events import ExampleFormat
-
-if TYPE_CHECKING:
-    from services.harvester.core import HarvestPlan
 
 
 @dataclass(frozen=True)

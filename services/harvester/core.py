@@ -25,11 +25,12 @@ from services.harvester.formats import apply_fim, fim_tokens, render_think, thin
 from services.harvester.generators.ast_code import AstCode
 from services.harvester.generators.conciseness import Conciseness
 from services.harvester.generators.docs import Docs
-from services.harvester.generators.external import External, ExternalSource
+from services.harvester.generators.external import External
 from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.sessions import Sessions
 from services.harvester.generators.targeted import Targeted
 from services.harvester.generators.tool_specs import ToolSpecs
+from services.harvester.plan import ExternalSource, HarvestPlan
 from shared.events import ChatMessage, Example, Provenance
 from shared.scrub import scrub
 from shared.specialists import specialists
@@ -38,23 +39,6 @@ __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "Un
 
 MIN_ANSWER_TOKENS = 10
 MAX_ANSWER_TOKENS = 600
-
-
-@dataclass(frozen=True)
-class HarvestPlan:
-    specialist: str
-    repo: Path | None = None  # a git work tree
-    sessions: Path | None = None  # a session log file or a directory of them
-    weak_categories: tuple[str, ...] = ()  # targeted regeneration: produce more of these
-    since_commit: str | None = None  # watermark: mine only commits after this sha (None: last max_commits)
-    max_commits: int = 500
-    fim_share: float = 0.3
-    # base model tokenizer dir, used for FIM/think special tokens; None: `<think>` tags, FIM off
-    tokenizer_dir: Path | None = None
-    tool_specs: tuple[Path, ...] = ()  # MCP tools/list or OpenAI function-schema JSON files (or dirs of them)
-    docs: bool = True  # mine the repo's Markdown/RST sections
-    external: tuple[ExternalSource, ...] = ()  # local instruction datasets, each mapped to a category
-    seen_sessions: frozenset[str] = frozenset()  # sha256 of session files already mined: skipped
 
 
 @dataclass

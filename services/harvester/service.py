@@ -18,27 +18,27 @@ import logging
 import tempfile
 from pathlib import Path
 
-from services.harvester.core import HarvestError, HarvestPlan, HarvestResult, harvest
-from services.harvester.formats import supported_fim_share
-from services.harvester.generators.external import ExternalSource
+from services.harvester.categories import check_tasks
+from services.harvester.core import HarvestError, HarvestResult, harvest
 from services.harvester.generators.sessions import session_digests
+from services.harvester.plan import HarvestPlan, build_plan
 from services.harvester.settings import HarvesterSettings
 from shared import metrics
-from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
+from shared.bus import Bus, Consumer, Delivery, Poison
 from shared.events import (
     CommitsNew,
-    Event,
     Example,
     ExamplesHarvested,
     HarvestCompleted,
     HarvestRequested,
     SessionsNew,
-    Subject,
     derived_id,
 )
 from shared.models import resolve_base_model
 from shared.registry import Registry
+from shared.service import ServiceTable
 from shared.settings import CommonSettings
+from shared.specialists import profile, specialists
 
 log = logging.getLogger("ouro.harvester")
 HARVESTER_BUCKET = "ouro-harvester"
@@ -70,28 +70,29 @@ def session_key(specialist: str, digest: str) -> str:
     return f"{specialist}.{digest[:32]}"
 
 
-async def setup(bus: Bus, common: CommonSettings | None = None,
-                settings: HarvesterSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
-    common = common or CommonSettings()
-    settings = settings or HarvesterSettings()
-    state = Registry(await bus.kv(HARVESTER_BUCKET))
+class Harvester:
+    """The harvester's state (watermarks, weak categories) around the pure `harvest` core."""
 
-    async def weak_for(specialist: str) -> tuple[str, ...]:
-        raw = await state.marked("weak", specialist)
+    def __init__(self, bus: Bus, state: Registry, common: CommonSettings, settings: HarvesterSettings) -> None:
+        self.bus, self.state, self.common, self.settings = bus, state, common, settings
+
+    async def weak_for(self, specialist: str) -> tuple[str, ...]:
+        raw = await self.state.marked("weak", specialist)
         return tuple(json.loads(raw)) if raw else ()
 
-    async def run(cycle_id: str, plan: HarvestPlan) -> None:
+    async def run(self, cycle_id: str, plan: HarvestPlan) -> None:
         try:
             result: HarvestResult = await asyncio.to_thread(harvest, plan)
         except HarvestError as err:
             raise Poison(str(err)) from err
+        settings, state = self.settings, self.state
         batches = batch_examples(result.examples, settings.batch_size, settings.batch_bytes)
         for i, batch in enumerate(batches):
-            await bus.publish(ExamplesHarvested(
+            await self.bus.publish(ExamplesHarvested(
                 event_id=derived_id("batch", cycle_id, str(i)), cycle_id=cycle_id,
                 specialist=plan.specialist, batch_index=i, examples=tuple(batch),
             ))
-        await bus.publish(HarvestCompleted(
+        await self.bus.publish(HarvestCompleted(
             event_id=derived_id("harvested", cycle_id), cycle_id=cycle_id, specialist=plan.specialist,
             batch_count=len(batches), example_count=len(result.examples), by_generator=result.by_generator,
             skipped=result.skipped, commit_classes=result.commit_classes, weak_categories=plan.weak_categories,
@@ -114,78 +115,85 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         log.info("cycle %s: %d examples in %d batches %s", cycle_id, len(result.examples), len(batches),
                  result.by_generator)
 
-    async def seen_sessions(specialist: str, sessions: Path) -> frozenset[str]:
+    async def seen_sessions(self, specialist: str, sessions: Path) -> frozenset[str]:
         """The hashes of the session files under `sessions` this specialist's cycles mined before."""
         digests = sorted(set((await asyncio.to_thread(session_digests, sessions)).values()))
         seen: set[str] = set()
         for i in range(0, len(digests), 64):  # one KV read per file, 64 at a time
             chunk = digests[i:i + 64]
-            marks = await asyncio.gather(*(state.marked("sessions", session_key(specialist, h)) for h in chunk))
+            marks = await asyncio.gather(*(self.state.marked("sessions", session_key(specialist, h)) for h in chunk))
             seen.update(h for h, m in zip(chunk, marks, strict=True) if m)
         return frozenset(seen)
 
-    async def plan_for(specialist: str, repo: str | None, sessions: Path | None,
+    async def plan_for(self, specialist: str, repo: str | None, sessions: Path | None,
                        weak: tuple[str, ...], new_sessions: bool = False) -> HarvestPlan:
         """`new_sessions`: the sessions are new by definition (a sessions.new): mined whatever the KV says."""
+        incremental = self.settings.incremental
         since = None
-        if repo and settings.incremental:
-            raw = await state.marked("watermark", repo_key(repo))
+        if repo and incremental:
+            raw = await self.state.marked("watermark", repo_key(repo))
             since = raw.decode() if raw else None
         seen: frozenset[str] = frozenset()
-        if sessions is not None and settings.incremental and not new_sessions:
-            seen = await seen_sessions(specialist, sessions)
-        tokenizer_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
-        fim_share, why = supported_fim_share(tokenizer_dir, settings.fim_share)
-        if why:
-            log.warning(why)
-        return HarvestPlan(
-            specialist=specialist, repo=Path(repo) if repo else None, sessions=sessions,
-            weak_categories=tuple(dict.fromkeys(weak + await weak_for(specialist))), since_commit=since,
-            max_commits=settings.max_commits, fim_share=fim_share, tokenizer_dir=tokenizer_dir,
-            tool_specs=tuple(p for p in settings.tool_specs if p.exists()), docs=settings.docs,
-            external=tuple(ExternalSource(path=x.path, category=x.category, limit=x.limit) for x in settings.external),
+        if sessions is not None and incremental and not new_sessions:
+            seen = await self.seen_sessions(specialist, sessions)
+        tokenizer_dir = await asyncio.to_thread(resolve_base_model, self.common.base_model, self.common.data_dir)
+        plan, why = build_plan(
+            specialist, self.settings, repo=repo, sessions=sessions, tokenizer_dir=tokenizer_dir,
+            weak_categories=tuple(dict.fromkeys(weak + await self.weak_for(specialist))), since_commit=since,
             seen_sessions=seen,
         )
+        if why:
+            log.warning(why)
+        return plan
 
-    async def on_event(event: Event, delivery: Delivery) -> None:
-        match event:
-            case HarvestRequested(reason="feedback"):
-                merged = tuple(dict.fromkeys(event.weak_categories + await weak_for(event.specialist)))
-                await state.mark("weak", event.specialist, json.dumps(merged).encode())
-                log.info("weak categories for %s's next cycle: %s", event.specialist, ", ".join(merged))
-                if not settings.rerun_on_feedback:
-                    return
-                last = await state.marked("lastplan", event.specialist)
-                repo, sessions = json.loads(last) if last else (None, None)
-                plan = await plan_for(event.specialist, repo, Path(sessions) if sessions else None, ())
-                await run(derived_id("rerun", event.cycle_id), plan)
-            case HarvestRequested():
-                if not event.repo and not event.sessions:
-                    raise Poison("harvest.requested names neither a repo nor sessions to mine")
-                await state.mark("lastplan", event.specialist, json.dumps([event.repo, event.sessions]).encode())
-                sessions = Path(event.sessions) if event.sessions else None
-                await run(event.cycle_id, await plan_for(event.specialist, event.repo, sessions, event.weak_categories))
-            case CommitsNew():
-                specialist = settings.trigger_specialist
-                await run(event.cycle_id, await plan_for(specialist, event.repo, None, ()))
-            case SessionsNew():
-                specialist = settings.trigger_specialist
-                if event.ref:
-                    await run(event.cycle_id, await plan_for(specialist, None, Path(event.ref), (), new_sessions=True))
-                    return
-                with tempfile.TemporaryDirectory() as tmp:
-                    # the id is the sender's text: never a path
-                    path = Path(tmp) / f"{hashlib.sha256(event.session_id.encode()).hexdigest()[:16]}.jsonl"
-                    messages = [m.model_dump() for m in event.messages]
-                    path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
-                    await run(event.cycle_id, await plan_for(specialist, None, path, (), new_sessions=True))
+    async def on_feedback(self, event: HarvestRequested) -> None:
+        merged = tuple(dict.fromkeys(event.weak_categories + await self.weak_for(event.specialist)))
+        await self.state.mark("weak", event.specialist, json.dumps(merged).encode())
+        log.info("weak categories for %s's next cycle: %s", event.specialist, ", ".join(merged))
+        if not self.settings.rerun_on_feedback:
+            return
+        last = await self.state.marked("lastplan", event.specialist)
+        repo, sessions = json.loads(last) if last else (None, None)
+        plan = await self.plan_for(event.specialist, repo, Path(sessions) if sessions else None, ())
+        await self.run(derived_id("rerun", event.cycle_id), plan)
 
-    spec = ConsumerSpec(
-        durable="harvester",
-        subjects=(Subject.HARVEST_REQUESTED, Subject.COMMITS_NEW, Subject.SESSIONS_NEW),
-        ack_wait=settings.ack_wait,
-        # One harvest at a time per harvester group: watermarks and weak categories are
-        # read-modify-write, and a harvest takes seconds.
-        max_ack_pending=1,
-    )
-    return [(spec, on_event)]
+    async def on_request(self, event: HarvestRequested, delivery: Delivery) -> None:
+        if event.reason == "feedback":
+            await self.on_feedback(event)
+            return
+        if not event.repo and not event.sessions:
+            raise Poison("harvest.requested names neither a repo nor sessions to mine")
+        await self.state.mark("lastplan", event.specialist, json.dumps([event.repo, event.sessions]).encode())
+        sessions = Path(event.sessions) if event.sessions else None
+        await self.run(event.cycle_id, await self.plan_for(event.specialist, event.repo, sessions,
+                                                           event.weak_categories))
+
+    async def on_commit(self, event: CommitsNew, delivery: Delivery) -> None:
+        await self.run(event.cycle_id, await self.plan_for(self.settings.trigger_specialist, event.repo, None, ()))
+
+    async def on_session(self, event: SessionsNew, delivery: Delivery) -> None:
+        specialist = self.settings.trigger_specialist
+        if event.ref:
+            await self.run(event.cycle_id, await self.plan_for(specialist, None, Path(event.ref), (),
+                                                               new_sessions=True))
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            # the id is the sender's text: never a path
+            path = Path(tmp) / f"{hashlib.sha256(event.session_id.encode()).hexdigest()[:16]}.jsonl"
+            messages = [m.model_dump() for m in event.messages]
+            path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
+            await self.run(event.cycle_id, await self.plan_for(specialist, None, path, (), new_sessions=True))
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: HarvesterSettings | None = None) -> ServiceTable:
+    settings = settings or HarvesterSettings()
+    check_tasks()  # a specialist file mapping a task no generator makes fails here, at start
+    if settings.trigger_specialist:
+        profile(settings.trigger_specialist)  # and so does a trigger specialist it does not define
+    else:
+        settings = settings.model_copy(update={"trigger_specialist": specialists().names[0]})
+    h = Harvester(bus, Registry(await bus.kv(HARVESTER_BUCKET)), common or CommonSettings(), settings)
+    # One harvest at a time per harvester group: watermarks and weak categories are read-modify-write.
+    routes = {HarvestRequested: h.on_request, CommitsNew: h.on_commit, SessionsNew: h.on_session}
+    return ServiceTable(consumers=[Consumer("harvester", routes, ack_wait=settings.ack_wait, max_ack_pending=1)])

@@ -29,19 +29,18 @@ from services.judge.dedup import DedupHistory
 from services.judge.settings import JudgeSettings
 from services.judge.verdict import Filter
 from shared import metrics
-from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
+from shared.bus import Bus, Consumer, Delivery, Poison
 from shared.events import (
     ArtifactRef,
     DatasetReady,
-    Event,
     Example,
     ExamplesHarvested,
     HarvestCompleted,
-    Subject,
     derived_id,
 )
 from shared.models import resolve_base_model
 from shared.registry import Registry
+from shared.service import ServiceTable
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
 
@@ -62,24 +61,25 @@ async def _exists(obj: ObjectStore, name: str) -> bool:
         return False
 
 
-async def setup(bus: Bus, common: CommonSettings | None = None,
-                settings: JudgeSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
-    common = common or CommonSettings()
-    settings = settings or JudgeSettings()
-    config = settings.judge_config()
-    obj = await bus.object_store(ARTIFACT_BUCKET)
-    store = NatsArtifactStore(obj)
-    state = Registry(await bus.kv(JUDGE_BUCKET))
-    filters: dict[str, list[Filter]] = {}
+class Judge:
+    """Filter workers and the assembler around the judge's pure core (filter_batch, assemble)."""
 
-    async def filters_for(specialist: str) -> list[Filter]:
+    def __init__(self, bus: Bus, obj: ObjectStore, state: Registry, common: CommonSettings,
+                 settings: JudgeSettings) -> None:
+        self.bus, self.obj, self.state, self.common, self.settings = bus, obj, state, common, settings
+        self.config = settings.judge_config()
+        self.store = NatsArtifactStore(obj)
+        self.filters: dict[str, list[Filter]] = {}
+
+    async def filters_for(self, specialist: str) -> list[Filter]:
+        common, config, filters = self.common, self.config, self.filters
         if specialist not in filters:  # tokenizer and embedding model load once per process
             base_dir = await asyncio.to_thread(resolve_base_model, common.base_model, common.data_dir)
             filters[specialist] = await asyncio.to_thread(build_filters, config, specialist, base_dir)
         return filters[specialist]
 
-    async def on_batch(event: Event, delivery: Delivery) -> None:
-        assert isinstance(event, ExamplesHarvested)
+    async def on_batch(self, event: ExamplesHarvested, delivery: Delivery) -> None:
+        config, obj, filters_for = self.config, self.obj, self.filters_for
         verdicts = await asyncio.to_thread(
             filter_batch, list(event.examples), await filters_for(event.specialist), max_bytes=config.max_bytes
         )
@@ -90,7 +90,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
         log.info("filtered batch %d of cycle %s: kept %d of %d", event.batch_index, event.cycle_id[:8],
                  len(verdicts.kept), len(event.examples))
 
-    async def wait_for_batches(event: HarvestCompleted) -> list[BatchVerdicts]:
+    async def wait_for_batches(self, event: HarvestCompleted) -> list[BatchVerdicts]:
+        settings, obj = self.settings, self.obj
         names = [staged_name(event.cycle_id, i) for i in range(event.batch_count)]
         deadline = time.monotonic() + settings.assemble_timeout_s
         missing = names
@@ -102,8 +103,9 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
                 await asyncio.sleep(0.5)
         return [BatchVerdicts.model_validate_json((await obj.get(n)).data) for n in names]
 
-    async def on_completed(event: Event, delivery: Delivery) -> None:
-        assert isinstance(event, HarvestCompleted)
+    async def on_completed(self, event: HarvestCompleted, delivery: Delivery) -> None:
+        bus, common, config, obj, store, state = self.bus, self.common, self.config, self.obj, self.store, self.state
+        wait_for_batches = self.wait_for_batches
         event_id = derived_id("dataset", event.cycle_id)
         done = await state.marked("dataset", event.cycle_id)
         if done is not None:
@@ -148,14 +150,18 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             with contextlib.suppress(Exception):
                 await obj.delete(staged_name(event.cycle_id, i))
 
-    consumers: list[tuple[ConsumerSpec, Handler]] = []
-    if settings.role in ("all", "filter"):
-        consumers.append((ConsumerSpec(durable="judge-filter", subjects=(Subject.EXAMPLES_HARVESTED,),
-                                       ack_wait=settings.ack_wait, max_ack_pending=16), on_batch))
-    if settings.role in ("all", "assembler"):
-        consumers.append((ConsumerSpec(durable="judge-assembler", subjects=(Subject.HARVEST_COMPLETED,),
-                                       ack_wait=settings.ack_wait), on_completed))
-    return consumers
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: JudgeSettings | None = None) -> ServiceTable:
+    settings = settings or JudgeSettings()
+    j = Judge(bus, await bus.object_store(ARTIFACT_BUCKET), Registry(await bus.kv(JUDGE_BUCKET)),
+              common or CommonSettings(), settings)
+    # Filter workers scale out on one durable (16 at once); one assembler per cycle.
+    filters = Consumer("judge-filter", {ExamplesHarvested: j.on_batch}, ack_wait=settings.ack_wait, max_ack_pending=16)
+    assembler = Consumer("judge-assembler", {HarvestCompleted: j.on_completed}, ack_wait=settings.ack_wait)
+    roles = {"all": [filters, assembler], "filter": [filters], "assembler": [assembler]}
+    return ServiceTable(consumers=roles[settings.role])
 
 
 def _extend_history(history: DedupHistory, examples: list[Example], path: Path) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.judge.config import JudgeConfig
@@ -11,7 +13,7 @@ class JudgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OURO_JUDGE_", extra="ignore")
 
     # "all": filter worker and assembler in one process; "filter" or "assembler" to scale them apart
-    role: str = "all"
+    role: Literal["all", "filter", "assembler"] = "all"
     coherence: bool = True
     per_category_cap: int = 600
     ack_wait: float = 30.0

@@ -1,4 +1,4 @@
-"""The promotion policy, as a pure function: scores in, decision out.
+"""The promoter's core, pure functions: scores (and who the champion is now) in, decision out.
 
 Promote only when the candidate clears the overall bar, no category falls under the floor,
 and it beats the champion on the same prompts. The categories that held it back go back to
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.events import EvalCompleted, ModelPromoted, ModelRejected, derived_id
 from shared.specialists import Profile
 
 
@@ -69,3 +70,47 @@ def decide(
         (f"overall {candidate_overall:.3f} >= {policy.min_overall:.2f}, beats champion {champion_overall:.3f}",),
         tuple(weak),
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to do with one evaluation, given who the champion is now."""
+
+    promote: bool
+    reasons: tuple[str, ...]
+    weak_categories: tuple[str, ...]
+    previous_champion: str | None
+    resumed: bool  # this checkpoint is champion already: a promotion interrupted before it was recorded
+
+
+def settle(policy: Policy, event: EvalCompleted, current_champion: str | None) -> Outcome:
+    """The decision for `event`, given the champion the registry holds now.
+
+    A checkpoint that is champion already was promoted by us before a crash: finish that promotion
+    instead of judging it against itself. A promotion measured against a champion that has since
+    changed is refused: the comparison no longer holds.
+    """
+    d = decide(policy, event.candidate, event.candidate_overall, event.champion, event.champion_overall)
+    if current_champion == event.checkpoint_id:
+        return Outcome(True, (*d.reasons, "resumed an interrupted promotion"), d.weak_categories,
+                       event.champion_id, resumed=True)
+    if d.promote and current_champion != event.champion_id:
+        reason = f"champion changed from {event.champion_id} to {current_champion} during evaluation"
+        return Outcome(False, (reason,), d.weak_categories, current_champion, resumed=False)
+    return Outcome(d.promote, d.reasons, d.weak_categories, current_champion, resumed=False)
+
+
+def announcement(event: EvalCompleted, outcome: Outcome) -> ModelPromoted | ModelRejected:
+    """The event that says what was decided, under an id derived from (cycle, checkpoint)."""
+    common = dict(
+        event_id=derived_id("decision", event.cycle_id, event.checkpoint_id),
+        cycle_id=event.cycle_id,
+        specialist=event.specialist,
+        checkpoint_id=event.checkpoint_id,
+        overall=event.candidate_overall,
+        categories=event.candidate,
+        reasons=outcome.reasons,
+    )
+    if outcome.promote:
+        return ModelPromoted(previous_champion=outcome.previous_champion, **common)
+    return ModelRejected(weak_categories=outcome.weak_categories, **common)

@@ -4,7 +4,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class PromoterSettings(BaseSettings):
-    """OURO_PROMOTER_*: overrides of the per-specialist thresholds in shared/specialists.py."""
+    """OURO_PROMOTER_*: overrides of the per-specialist thresholds in the specialist file (shared/specialists.yaml)."""
 
     model_config = SettingsConfigDict(env_prefix="OURO_PROMOTER_", extra="ignore")
 

@@ -19,15 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from services.trainer.config import train_config
 from services.trainer.settings import TrainerSettings
 from services.trainer.train import TrainConfig
 from shared import metrics
-from shared.bus import Bus, ConsumerSpec, Delivery, Handler, Poison
-from shared.events import CheckpointReady, DatasetReady, Event, Subject, TrainMetrics, content_hash, derived_id, utcnow
+from shared.bus import Bus, Consumer, Delivery, Poison
+from shared.events import CheckpointReady, DatasetReady, TrainMetrics, content_hash, derived_id, utcnow
 from shared.models import resolve_base_model
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
+from shared.service import ServiceTable
 from shared.settings import CommonSettings
-from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir, put_dir
 
 log = logging.getLogger("ouro.trainer")
@@ -36,21 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def train_config(specialist: str, settings: TrainerSettings) -> TrainConfig:
-    prof = profile(specialist)
-    return TrainConfig(
-        epochs=settings.epochs or prof.epochs,
-        lora_r=prof.lora_r,
-        lora_alpha=prof.lora_alpha,
-        learning_rate=prof.learning_rate,
-        batch_size=settings.batch_size,
-        grad_accum=settings.grad_accum,
-        max_length=settings.max_length,
-        max_steps=settings.max_steps,
-        max_examples=settings.max_examples,
-    )
 
 
 async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig) -> TrainMetrics:
@@ -66,15 +52,13 @@ async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig) 
     return TrainMetrics.model_validate_json(lines[-1])
 
 
-async def setup(bus: Bus, common: CommonSettings | None = None,
-                settings: TrainerSettings | None = None) -> list[tuple[ConsumerSpec, Handler]]:
-    common = common or CommonSettings()
-    settings = settings or TrainerSettings()
-    registry = Registry(await bus.kv(REGISTRY_BUCKET))
-    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+class Trainer:
+    def __init__(self, bus: Bus, registry: Registry, store: NatsArtifactStore, common: CommonSettings,
+                 settings: TrainerSettings) -> None:
+        self.bus, self.registry, self.store, self.common, self.settings = bus, registry, store, common, settings
 
-    async def on_dataset(event: Event, delivery: Delivery) -> None:
-        assert isinstance(event, DatasetReady)
+    async def on_dataset(self, event: DatasetReady, delivery: Delivery) -> None:
+        bus, registry, store, common, settings = self.bus, self.registry, self.store, self.common, self.settings
         if event.kept == 0:
             raise Poison(f"dataset {event.dataset_id} has no examples to train on")
         config = train_config(event.specialist, settings)
@@ -109,6 +93,13 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
             metrics=record.metrics,
         ))
 
-    spec = ConsumerSpec(durable="trainer", subjects=(Subject.DATASET_READY,), ack_wait=settings.ack_wait, max_deliver=3,
-                        max_ack_pending=8)
-    return [(spec, on_dataset)]
+
+
+async def setup(bus: Bus, common: CommonSettings | None = None,
+                settings: TrainerSettings | None = None) -> ServiceTable:
+    settings = settings or TrainerSettings()
+    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+    t = Trainer(bus, Registry(await bus.kv(REGISTRY_BUCKET)), store, common or CommonSettings(), settings)
+    return ServiceTable(consumers=[
+        Consumer("trainer", {DatasetReady: t.on_dataset}, ack_wait=settings.ack_wait, max_deliver=3, max_ack_pending=8),
+    ])

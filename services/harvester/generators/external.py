@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.harvester.base import Context, Draft
 from services.harvester.categories import EXTERNAL
-from services.harvester.errors import HarvestError
-from shared.specialists import specialists
+from services.harvester.plan import ExternalSource
+
+__all__ = ["External", "ExternalSource"]
 
 NAME = "external"
 ROW_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
@@ -28,27 +28,6 @@ PAIRS = (("instruction", "output"), ("prompt", "response"), ("prompt", "completi
          ("query", "response"))
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
-
-
-@dataclass(frozen=True)
-class ExternalSource:
-    path: Path
-    category: str  # a category of a specialist (shared/specialists.yaml)
-    specialist: str | None = None  # None: every specialist that has `category`
-    limit: int | None = None  # at most this many rows
-
-    def validate(self) -> None:
-        if not Path(self.path).exists():
-            raise HarvestError(f"external source {self.path} does not exist")
-        owners = [s for s, p in specialists().profiles.items() if self.category in p.categories]
-        if not owners:
-            known = sorted(specialists().all_categories())
-            raise HarvestError(f"external source {self.path}: category {self.category!r} is not one of {known}")
-        if self.specialist is not None and self.specialist not in owners:
-            raise HarvestError(f"external source {self.path}: {self.specialist} has no category {self.category!r}; "
-                               f"it belongs to {', '.join(owners)}")
-        if self.limit is not None and self.limit < 1:
-            raise HarvestError(f"external source {self.path}: `limit` must be at least 1, got {self.limit}")
 
 
 def to_messages(row: Any) -> tuple[tuple[str, str], ...] | None:
