@@ -21,32 +21,32 @@ def _base_dir() -> Path:
 
 
 def _external(spec: str):  # noqa: ANN202 - the type lives in a lazily imported module
-    from services.harvester.generators.external import ExternalSource
+    from services.harvester.settings import External
 
     path, _, category = spec.rpartition(":")
     if not path or not category:
         raise SystemExit(f"ouro harvest: --external {spec!r} must be PATH:CATEGORY")
-    return ExternalSource(path=Path(path), category=category)
+    return External(path=Path(path), category=category)
 
 
 def cmd_harvest(args: argparse.Namespace) -> int:
-    from services.harvester.core import HarvestError, HarvestPlan, harvest
-    from services.harvester.formats import supported_fim_share
+    from services.harvester.core import HarvestError, harvest
+    from services.harvester.plan import build_plan
+    from services.harvester.settings import HarvesterSettings
 
-    tokenizer_dir = _base_dir()
-    fim_share, why = supported_fim_share(tokenizer_dir, 0.3)
+    # The service's settings (OURO_HARVESTER_*), overridden by the flags given: one set of defaults.
+    overrides: dict[str, object] = {}
+    if args.max_commits is not None:
+        overrides["max_commits"] = args.max_commits
+    if args.tool_specs:
+        overrides["tool_specs"] = [Path(p) for p in args.tool_specs]
+    if args.external:
+        overrides["external"] = [_external(x) for x in args.external]
+    settings = HarvesterSettings().model_copy(update=overrides)
+    plan, why = build_plan(args.specialist, settings, repo=args.repo,
+                           sessions=Path(args.sessions) if args.sessions else None, tokenizer_dir=_base_dir())
     if why:
         print(f"ouro harvest: {why}", file=sys.stderr)
-    plan = HarvestPlan(
-        specialist=args.specialist,
-        repo=Path(args.repo) if args.repo else None,
-        sessions=Path(args.sessions) if args.sessions else None,
-        max_commits=args.max_commits,
-        tokenizer_dir=tokenizer_dir,
-        fim_share=fim_share,
-        tool_specs=tuple(Path(p) for p in args.tool_specs),
-        external=tuple(_external(x) for x in args.external),
-    )
     try:
         result = harvest(plan)
     except HarvestError as err:
@@ -63,12 +63,20 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from services.judge.cli import main
+    from services.judge.core import judge_file
+    from services.judge.settings import JudgeSettings
 
-    argv = ["--in", args.input, "--out", args.out, "--specialist", args.specialist]
-    argv += ["--history", args.history] if args.history else []
-    argv += ["--no-coherence"] if args.no_coherence else []
-    return main(argv)
+    config = JudgeSettings().judge_config()
+    if args.no_coherence:
+        config = config.model_copy(update={"coherence": False})
+    try:
+        summary = judge_file(Path(args.input), Path(args.out), specialist=args.specialist, config=config,
+                             tokenizer_dir=_base_dir(), history=Path(args.history) if args.history else None)
+    except FileNotFoundError as err:
+        print(f"ouro judge: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary))
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -106,7 +114,7 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
     sp.add_argument("--repo")
     sp.add_argument("--sessions")
     sp.add_argument("--specialist", choices=names, default="orchestrator")
-    sp.add_argument("--max-commits", type=int, default=500)
+    sp.add_argument("--max-commits", type=int, help="default: OURO_HARVESTER_MAX_COMMITS (500)")
     sp.add_argument("--tool-specs", action="append", default=[], help="MCP tools/list or OpenAI function JSON")
     sp.add_argument("--external", action="append", default=[], help="PATH:CATEGORY, a local instruction dataset")
     sp.add_argument("--out", required=True)

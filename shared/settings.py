@@ -18,8 +18,6 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path(".ouro")
     # "smollm2-135m-instruct" (the embedded default), a Hugging Face model directory, or a .gguf file.
     base_model: str = "smollm2-135m-instruct"
-    # "nats" (object store bucket, the default: no shared volume needed) or a local directory path.
-    artifact_store: str = "nats"
     metrics_port: int = 0  # 0: do not serve /metrics
     # JetStream replicas for the stream and buckets: 1 on one server, 3 on a 3-node cluster
     replicas: int = 1

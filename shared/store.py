@@ -8,7 +8,6 @@ travel as one tar file; the reference carries the SHA-256 of the stored bytes, c
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tarfile
 import tempfile
 from pathlib import Path
@@ -57,31 +56,6 @@ class NatsArtifactStore:
                 await self.obj.get(ref.name, writeinto=f)
         except Exception as err:
             raise ArtifactError(f"artifact {ref.name!r} could not be read from the object store: {err}") from err
-        _check(ref, dest)
-        return dest
-
-
-class LocalArtifactStore:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def _path(self, name: str) -> Path:
-        return self.root / name
-
-    async def put_file(self, name: str, path: Path) -> ArtifactRef:
-        target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
-        return ArtifactRef(name=name, sha256=file_sha256(target), size=target.stat().st_size)
-
-    async def get_file(self, ref: ArtifactRef, dest: Path) -> Path:
-        src = self._path(ref.name)
-        if not src.exists():
-            raise ArtifactError(f"artifact {ref.name!r} is not in {self.root}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
         _check(ref, dest)
         return dest
 

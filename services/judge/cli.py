@@ -12,10 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from services.judge.config import JudgeConfig
-from services.judge.core import judge
-from services.judge.dataset import write_dataset
-from services.judge.dedup import DedupHistory
+from services.judge.core import judge_file
+from services.judge.settings import JudgeSettings
 from shared.specialists import specialists
 
 
@@ -39,15 +37,12 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = CommonSettings()
         tokenizer_dir = resolve_base_model(settings.base_model, settings.data_dir)
-    lines = [line.encode("utf-8") for line in args.inp.read_text(encoding="utf-8").splitlines() if line.strip()]
-    history = DedupHistory.load(args.history) if args.history else None
-    config = JudgeConfig(coherence=not args.no_coherence)
-    ds = judge(lines, specialist=args.specialist, config=config, tokenizer_dir=tokenizer_dir, history=history)
-    dataset_id = write_dataset(ds, args.out)
-    if history is not None and args.history is not None:
-        history.update(ds.examples)
-        history.save(args.history)
-    print(json.dumps({"dataset_id": dataset_id, "kept": ds.report.kept, "dropped": ds.report.dropped}))
+    config = JudgeSettings().judge_config()
+    if args.no_coherence:
+        config = config.model_copy(update={"coherence": False})
+    summary = judge_file(args.inp, args.out, specialist=args.specialist, config=config, tokenizer_dir=tokenizer_dir,
+                         history=args.history)
+    print(json.dumps(summary))
     return 0
 
 

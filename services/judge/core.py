@@ -175,3 +175,23 @@ def judge(
     filters = build_filters(config, specialist, tokenizer_dir)
     batch = filter_batch(examples, filters, max_bytes=config.max_bytes)
     return assemble([batch], specialist=specialist, config=config, history=history)
+
+
+def judge_file(
+    inp: Path, out: Path, *, specialist: str, config: JudgeConfig, tokenizer_dir: Path | str,
+    history: Path | None = None,
+) -> dict[str, object]:
+    """Judge a JSONL file of examples into a dataset directory (what `ouro judge` runs); with a
+    `history` file, earlier datasets' examples are dropped and the history is extended."""
+    from services.judge.dataset import write_dataset
+
+    if not Path(inp).is_file():
+        raise FileNotFoundError(f"{inp} is not a file of examples (JSONL)")
+    lines = [line.encode("utf-8") for line in Path(inp).read_text(encoding="utf-8").splitlines() if line.strip()]
+    past = DedupHistory.load(history) if history is not None else None
+    ds = judge(lines, specialist=specialist, config=config, tokenizer_dir=tokenizer_dir, history=past)
+    dataset_id = write_dataset(ds, out)
+    if past is not None and history is not None:
+        past.update(ds.examples)
+        past.save(history)
+    return {"dataset_id": dataset_id, "kept": ds.report.kept, "dropped": ds.report.dropped}

@@ -10,7 +10,7 @@ import pytest
 from shared.bus import Bus
 from shared.events import ArtifactRef, TrainMetrics, utcnow
 from shared.registry import ChampionRecord, Registry, RegistryConflict
-from shared.store import ArtifactError, LocalArtifactStore, NatsArtifactStore, get_dir, put_dir
+from shared.store import ArtifactError, NatsArtifactStore, get_dir, put_dir
 
 
 def _tree(root: Path) -> Path:
@@ -20,10 +20,8 @@ def _tree(root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("backend", ["nats", "local"])
-async def test_directory_round_trip(bus: Bus, tmp_path: Path, backend: str) -> None:
-    store = (NatsArtifactStore(await bus.object_store("test-artifacts")) if backend == "nats"
-             else LocalArtifactStore(tmp_path / "store"))
+async def test_directory_round_trip(bus: Bus, tmp_path: Path) -> None:
+    store = NatsArtifactStore(await bus.object_store("test-artifacts"))
     ref = await put_dir(store, f"adapters/{uuid.uuid4().hex}", _tree(tmp_path / "src"))
     assert ref.kind == "dir" and ref.size > 1_280_000
     out = await get_dir(store, ref, tmp_path / "dst")
@@ -31,10 +29,10 @@ async def test_directory_round_trip(bus: Bus, tmp_path: Path, backend: str) -> N
     assert (out / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 5000
 
 
-async def test_corrupt_reference_is_refused(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path / "store")
+async def test_corrupt_reference_is_refused(bus: Bus, tmp_path: Path) -> None:
+    store = NatsArtifactStore(await bus.object_store("test-artifacts"))
     (tmp_path / "f").write_text("data")
-    ref = await store.put_file("f", tmp_path / "f")
+    ref = await store.put_file(f"f-{uuid.uuid4().hex}", tmp_path / "f")
     bad = ref.model_copy(update={"sha256": "0" * 64})
     with pytest.raises(ArtifactError, match="corrupt"):
         await store.get_file(bad, tmp_path / "g")
