@@ -13,6 +13,7 @@ each draft to the specialist's category and scrubs EVERY text once, centrally, b
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,11 @@ from shared.scrub import scrub
 from shared.specialists import specialists
 
 __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "UnknownTokenizerFamily", "harvest"]
+
+# The source generators every harvest runs, in order. A new generator is one module under
+# generators/ (a class with `name` and `run(ctx)` yielding Drafts), one entry here, its task names
+# in categories.TASKS, and a mapping of those tasks in the specialist file.
+SOURCES: tuple[Callable[[], Generator], ...] = (AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External)
 
 MIN_ANSWER_TOKENS = 10
 MAX_ANSWER_TOKENS = 600
@@ -119,8 +125,7 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
     think = think_family(plan.tokenizer_dir)
     ctx = Context(plan=plan, skips=Skips())
     drafts: list[Draft] = []
-    default = (AstCode(), GitDiffs(), Sessions(), ToolSpecs(), Docs(), External())
-    for gen in sources if sources is not None else default:
+    for gen in sources if sources is not None else tuple(make() for make in SOURCES):
         drafts.extend(gen.run(ctx))
     transforms: list[Transform] = []
     if category_for("concise_rewrite", spec) is not None:
