@@ -23,7 +23,7 @@ from pathlib import Path
 from shared.events import Event, decode
 from shared.models import offline
 from shared.settings import CommonSettings
-from shared.specialists import specialists
+from shared.specialists import SpecialistConfigError, specialists
 
 
 def _print_progress(elapsed: float, event: Event) -> None:
@@ -249,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging()
     logging.getLogger("ouro.bus").setLevel(logging.WARNING)  # the CLI's own connects are not news
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # loads the specialist file: its choices are the --specialist choices
+    except SpecialistConfigError as err:
+        print(f"ouro: {err}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     return args.func(args)
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from services.evaluator.backends import BackendError, OpenAIBackend, TransformersBackend
 from services.evaluator.evaluate import compare, evaluate
-from services.evaluator.scorers import score
 from services.evaluator.local_server import serve
+from services.evaluator.scorers import score
 from services.evaluator.suites import Suite, load_suite
 from shared.specialists import profile
 

@@ -113,3 +113,20 @@ def test_events_carry_only_a_loaded_specialist(tmp_path: Path, monkeypatch: pyte
         with pytest.raises(ValidationError, match="unknown specialist 'coder'"):
             HarvestRequested(cycle_id="c", specialist="coder", repo=".")
     assert "coder" in specialists()
+
+
+def test_the_cli_names_a_broken_file_instead_of_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from ouro.cli import main
+    from shared import specialists as module
+
+    path = write(tmp_path, GOOD.replace("explain_doc: documentation", "explain_doc: docs"))
+    monkeypatch.setenv(module.ENV_VAR, str(path))
+    module.reset()
+    try:
+        assert main(["status"]) == 2
+    finally:
+        module.reset()
+    err = capsys.readouterr().err
+    assert "specialist 'writer', field 'tasks.explain_doc'" in err and "Traceback" not in err
