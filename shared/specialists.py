@@ -18,11 +18,12 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.cron import Cron
 from shared.suites import SuiteError, suite_path
 
 DEFAULT_FILE = Path(__file__).parent / "specialists.yaml"
@@ -54,6 +55,9 @@ class Training(_Strict):
     lora_r: int = Field(32, gt=0)
     lora_alpha: int = Field(64, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
+    # champion: the next candidate continues training the current champion's adapter on the corpus
+    # snapshot; base: a fresh adapter on the base model each time (the learning benchmark compares them)
+    start_from: Literal["champion", "base"] = "champion"
 
 
 class Promotion(_Strict):
@@ -68,13 +72,47 @@ class Tokens(_Strict):
 
 
 class Cadence(_Strict):
-    harvest_every: float = 8 * 3600.0  # seconds; the file writes "8h"
-    train_every: float = 7 * 86400.0
+    """When to harvest and when to train. Schedules are five-field cron in UTC (shared/cron.py)."""
 
-    @field_validator("harvest_every", "train_every", mode="before")
+    harvest: str = "0 */8 * * *"  # re-harvest the last repo and sessions this specialist mined
+    train: str = "0 3 * * 0"  # Sunday 03:00: the weekly training, if anything new came in
+    # A commit or session harvest trains at once when this many kept examples are new since the
+    # last training: ~25 optimizer steps of new data at batch 4, enough to move an adapter.
+    min_new_examples: int = Field(100, ge=1)
+    session_horizon: float = 90 * 86400.0  # session examples retire after this long ("90d")
+
+    @field_validator("harvest", "train")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        Cron.parse(v)  # raises CronError (a ValueError) naming the field that is wrong
+        return v
+
+    @field_validator("session_horizon", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float:
         return _seconds(v)
+
+
+class Routing(_Strict):
+    """Which requests the router sends to this specialist when a client asks for model `auto`:
+    an estimated effort (1-10) in `effort` and, unless `code` is "any", that code decision."""
+
+    effort: tuple[int, int] = (1, 10)
+    code: bool | Literal["any"] = "any"
+
+    @field_validator("effort")
+    @classmethod
+    def _band(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1] <= 10:
+            raise ValueError(f"an effort band is [low, high] with 1 <= low <= high <= 10, got {list(v)}")
+        return v
+
+
+# The seed rule (effort 1-6 → orchestrator, code → coder, 7+ → reasoner): what an entry of one of
+# these names routes by when it has no `routing` of its own. Any other name is only served by name.
+SEED_ROUTING = {
+    "orchestrator": Routing(effort=(1, 6)), "coder": Routing(code=True), "reasoner": Routing(effort=(7, 10)),
+}
 
 
 class Profile(_Strict):
@@ -91,6 +129,7 @@ class Profile(_Strict):
     promotion: Promotion = Promotion()
     tokens: Tokens = Tokens()
     cadence: Cadence = Cadence()
+    routing: Routing | None = None  # None: never chosen for `auto`, only asked for by name
 
     # The flat names the services read.
     @property
@@ -147,6 +186,7 @@ class _Entry(_Strict):
     promotion: Promotion = Promotion()
     tokens: Tokens = Tokens()
     cadence: Cadence = Cadence()
+    routing: Routing | None = None
 
 
 class _File(_Strict):
@@ -208,7 +248,7 @@ def _check_entry(source: Path, name: str, entry: _Entry) -> Profile:
         raise fail("suite", f"{directory} is not a directory of <category>.jsonl files")
     return Profile(name=name, suite=entry.suite, suite_dir=directory.resolve(), categories=categories, mix=mix,
                    tasks=entry.tasks, hints=entry.hints, training=entry.training, promotion=entry.promotion,
-                   tokens=entry.tokens, cadence=entry.cadence)
+                   tokens=entry.tokens, cadence=entry.cadence, routing=entry.routing or SEED_ROUTING.get(name))
 
 
 def load_specialists(path: Path | str) -> SpecialistSet:

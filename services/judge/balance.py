@@ -67,9 +67,10 @@ def quotas(available: dict[str, int], target: dict[str, float], cap: int, total:
 
 def balance(
     examples: Sequence[Example], *, profile: Profile, cap: int, max_examples: int | None,
-    generator_weights: dict[str, float],
+    generator_weights: dict[str, float], prefer: frozenset[str] = frozenset(),
 ) -> tuple[list[Example], list[Example], dict[str, MixEntry]]:
-    """Returns (kept, cut by the balance, mix report per category)."""
+    """Returns (kept, cut by the balance, mix report per category). Within a category the ids in
+    `prefer` (a corpus snapshot's new examples) are kept first, then the best generators'."""
     by_cat: dict[str, list[Example]] = defaultdict(list)
     for e in examples:
         by_cat[e.category].append(e)
@@ -80,7 +81,7 @@ def balance(
     kept: list[Example] = []
     cut: list[Example] = []
     for c in sorted(by_cat):
-        ranked = sorted(by_cat[c], key=lambda e: rank_key(e, generator_weights))
+        ranked = sorted(by_cat[c], key=lambda e: (e.id not in prefer, *rank_key(e, generator_weights)))
         kept += ranked[: quota[c]]
         cut += ranked[quota[c] :]
     n = len(kept)

@@ -55,14 +55,17 @@ async def test_candidate_is_loaded_scored_and_unloaded(
                              duration_s=1),
     ))
     # While it evaluates, the candidate is a model the server serves under a name of its own.
+    # (The stream is shared by the whole session: this fresh durable may first re-evaluate a
+    # checkpoint another test published, so look for ours by name.)
+    mine = f"candidate-{cid[:16]}-"
     deadline = asyncio.get_running_loop().time() + 60
-    while not server.adapters and asyncio.get_running_loop().time() < deadline:
+    while not loaded and asyncio.get_running_loop().time() < deadline:
+        loaded.extend(a for a in list(server.adapters) if a.startswith(mine))
         await asyncio.sleep(0.01)
-    loaded.extend(server.adapters)
     events = await events_of(bus, cycle, 2, timeout=60, until=(EvalCompleted,))
     result = events[-1]
     assert isinstance(result, EvalCompleted), events
-    assert len(loaded) == 1 and loaded[0].startswith(f"candidate-{cid[:16]}-")
+    assert len(loaded) == 1 and loaded[0].startswith(mine)
     assert set(result.candidate) == {"reasoning", "math", "non_reasoning"}
     assert result.champion_id is None and set(result.champion) == set(result.candidate)
     assert server.adapters == {}  # unloaded after its evaluation

@@ -29,7 +29,7 @@ specialists:
     training: {epochs: 1.0, lora_r: 4, lora_alpha: 8}
     promotion: {min_overall: 0.0, min_category: 0.0, must_beat_champion: false}
     tokens: {min: 5, max: 600}
-    cadence: {harvest_every: 1h, train_every: 1d}
+    cadence: {harvest: '0 * * * *', train: '0 3 * * *'}
 """
 
 DOC = """# Queue service

@@ -40,7 +40,7 @@ specialists:
     hints: {diff_review/docs: documentation}
     training: {epochs: 1.0, lora_r: 4, lora_alpha: 8}
     promotion: {min_overall: 0.5}
-    cadence: {harvest_every: 30m, train_every: 2d}
+    cadence: {harvest: '*/30 * * * *', train: '0 3 * * 0', min_new_examples: 5, session_horizon: 2d}
 """
 
 
@@ -52,14 +52,15 @@ def test_the_shipped_file_has_the_three_specialists() -> None:
     assert loaded["coder"].category_for("diff_review", "bugfix") == "debugging"
     assert loaded["coder"].category_for("session_turn", "reasoner") is None
     assert loaded["coder"].category_for("diff_review") == "review"
-    assert loaded["orchestrator"].cadence.harvest_every == 12 * 3600
+    assert loaded["orchestrator"].cadence.harvest == "0 */12 * * *" and loaded["coder"].cadence.min_new_examples == 100
 
 
 def test_a_written_file_loads_with_every_field(tmp_path: Path) -> None:
     w = load_specialists(write(tmp_path, GOOD))["writer"]
     assert w.categories == ("documentation", "explanation") and w.mix == {"documentation": 0.6}
     assert w.lora_r == 4 and w.lora_alpha == 8 and w.epochs == 1.0 and w.min_overall == 0.5
-    assert w.cadence.harvest_every == 1800 and w.cadence.train_every == 2 * 86400
+    assert w.cadence.harvest == "*/30 * * * *" and w.cadence.min_new_examples == 5
+    assert w.cadence.session_horizon == 2 * 86400 and w.training.start_from == "champion"
     assert w.suite_dir == (tmp_path / "suites" / "writer").resolve()
     assert w.category_for("diff_review", "docs") == "documentation" and w.category_for("diff_review") is None
 
@@ -85,7 +86,9 @@ def test_unknown_keys_and_bad_durations_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecialistConfigError, match="writer.training.lora_rank"):
         load_specialists(write(tmp_path, GOOD.replace("lora_r: 4", "lora_rank: 4")))
     with pytest.raises(SpecialistConfigError, match="not a duration"):
-        load_specialists(write(tmp_path, GOOD.replace("30m", "soon")))
+        load_specialists(write(tmp_path, GOOD.replace("2d", "soon")))
+    with pytest.raises(SpecialistConfigError, match="writer.cadence.train.*cron"):
+        load_specialists(write(tmp_path, GOOD.replace("'0 3 * * 0'", "'0 3 * *'")))
     with pytest.raises(SpecialistConfigError, match="does not exist"):
         load_specialists(tmp_path / "absent.yaml")
 
