@@ -16,6 +16,7 @@ from nats.js.api import DeliverPolicy
 from shared.bus import Bus
 from shared.events import (
     CheckpointReady,
+    CorpusUpdated,
     DatasetReady,
     DeadLetter,
     EvalCompleted,
@@ -33,7 +34,7 @@ from shared.events import (
 @dataclass
 class CycleOutcome:
     cycle_id: str
-    decision: str = "timeout"  # promoted | rejected | failed | timeout
+    decision: str = "timeout"  # promoted | rejected | accumulated (no training started) | failed | timeout
     checkpoint_id: str | None = None
     overall: float | None = None
     categories: dict[str, float] = field(default_factory=dict)
@@ -64,9 +65,14 @@ def describe(event: Event) -> str:
         case HarvestCompleted():
             gens = ", ".join(f"{k}={v}" for k, v in sorted(event.by_generator.items()))
             return f"harvester: {event.example_count} examples in {event.batch_count} batches ({gens})"
+        case CorpusUpdated():
+            retired = ", ".join(f"{k}={v}" for k, v in sorted(event.retired.items())) or "none"
+            return (f"judge: corpus v{event.corpus_version} +{event.added} (retired: {retired}), {event.live} live, "
+                    f"{event.new_since_training} new since training; {event.why}")
         case DatasetReady():
             dropped = ", ".join(f"{k}={v}" for k, v in sorted(event.dropped.items())) or "none"
-            return f"judge: dataset {event.dataset_id[:12]} kept {event.kept} (dropped: {dropped})"
+            return (f"judge: dataset {event.dataset_id[:12]} = corpus v{event.corpus_version} snapshot of "
+                    f"{event.kept} ({event.new} new, {event.replayed} replayed; dropped this cycle: {dropped})")
         case CheckpointReady():
             m = event.metrics
             return (f"trainer: checkpoint {event.checkpoint_id[:12]} ({m.method} on {m.device}, {m.steps} steps, "
@@ -85,14 +91,15 @@ def describe(event: Event) -> str:
 
 async def run_cycle(
     bus: Bus,
-    request: HarvestRequested,
+    request: Event,
     *,
     timeout: float = 3600.0,
     on_event: Callable[[float, Event], None] | None = None,
     on_wait: Callable[[float, str], None] | None = None,
     wait_every: float = 30.0,
 ) -> CycleOutcome:
-    """Publish `request` and wait for the decision (or a dead letter) of its cycle.
+    """Publish `request` (a harvest request, a commit, a session) and wait for the decision of its
+    cycle: promoted or rejected, accumulated (the corpus grew, no training started), or failed.
 
     `on_wait(elapsed, stage)` is called after every `wait_every` seconds without an event, so a
     person watching a 5-minute training run knows what the loop is doing.
@@ -133,6 +140,11 @@ async def run_cycle(
                     outcome.categories = dict(event.categories)
                     outcome.reasons = list(event.reasons)
                     return outcome
+                case CorpusUpdated(training=False):
+                    # nothing to decide: the harvest grew the corpus and did not start a training
+                    outcome.decision = "accumulated"
+                    outcome.reasons = [event.why]
+                    return outcome
                 case DeadLetter():
                     outcome.decision = "failed"
                     outcome.reasons = [f"{event.service}: {event.reason}"]
@@ -147,7 +159,9 @@ def waiting_on(last: Event) -> str:
         case HarvestRequested() | ExamplesHarvested():
             return "the harvester is mining"
         case HarvestCompleted():
-            return "the judge is filtering and assembling the dataset"
+            return "the judge is filtering and adding to the corpus"
+        case CorpusUpdated():
+            return "the judge is writing the training snapshot"
         case DatasetReady():
             return "the trainer is training"
         case CheckpointReady():

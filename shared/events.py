@@ -36,6 +36,8 @@ class Subject(StrEnum):
     EVAL_COMPLETED = "ouro.eval.completed.v1"
     MODEL_PROMOTED = "ouro.model.promoted.v1"
     MODEL_REJECTED = "ouro.model.rejected.v1"
+    CORPUS_UPDATED = "ouro.corpus.updated.v1"
+    TRAIN_REQUESTED = "ouro.train.requested.v1"
     DLQ = "ouro.dlq.v1"
 
 
@@ -165,11 +167,20 @@ class SessionsNew(Event):
     format: Literal["openai", "sharegpt", "agent"] = "openai"
     messages: tuple[ChatMessage, ...] = ()
     ref: str | None = Field(default=None, description="path of a session log file instead of inline messages")
+    # Set by the router: the specialist it routed the conversation to and the effort it estimated,
+    # so the harvested intent examples learn the routing that actually happened.
+    specialist: SpecialistName | None = None
+    effort: int | None = Field(default=None, ge=1, le=10)
+
+
+# Why a harvest or a training happens. manual and feedback harvests train at once; commit, session
+# and scheduled harvests grow the corpus and train when enough is new (the specialist's cadence).
+Reason = Literal["manual", "schedule", "feedback", "commit", "session", "coalesced"]
 
 
 class HarvestRequested(Event):
     specialist: SpecialistName
-    reason: Literal["manual", "schedule", "feedback", "commit", "session"] = "manual"
+    reason: Reason = "manual"
     weak_categories: tuple[str, ...] = ()
     repo: str | None = None
     sessions: str | None = None
@@ -190,6 +201,12 @@ class HarvestCompleted(Event):
     skipped: dict[str, int] = Field(default_factory=dict)
     commit_classes: dict[str, int] = Field(default_factory=dict, description="bugfix|refactor|feature|test|docs|other")
     weak_categories: tuple[str, ...] = ()
+    reason: Reason = "manual"
+    # what this harvest read of the repository, so the corpus can retire what no longer holds:
+    # per generator the paths it read again, and the generators that read the whole tree
+    refreshed: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    full_scan: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()  # repository files deleted since the watermark
 
 
 class DatasetReady(Event):
@@ -199,6 +216,30 @@ class DatasetReady(Event):
     kept: int
     dropped: dict[str, int] = Field(default_factory=dict)
     mix: dict[str, int] = Field(default_factory=dict)
+    corpus_version: int = 0  # the corpus snapshot this dataset is
+    new: int = 0  # examples new since the last training
+    replayed: int = 0  # examples from earlier trainings, replayed
+    reason: Reason = "manual"
+
+
+class CorpusUpdated(Event):
+    """A judged harvest went into the specialist's corpus; says whether it started a training."""
+
+    specialist: SpecialistName
+    corpus_version: int
+    added: int
+    retired: dict[str, int] = Field(default_factory=dict)  # reason kind -> count, this update
+    live: int
+    new_since_training: int
+    training: bool
+    why: str
+
+
+class TrainRequested(Event):
+    """Train now on a snapshot of the corpus (the schedule, or a coalesced trigger)."""
+
+    specialist: SpecialistName
+    reason: Reason = "schedule"
 
 
 class CheckpointReady(Event):
@@ -208,6 +249,7 @@ class CheckpointReady(Event):
     base_model: str
     dataset_id: str
     metrics: TrainMetrics
+    parent: str | None = Field(None, description="the champion checkpoint this one continued; None: from the base")
 
 
 class EvalCompleted(Event):
@@ -260,6 +302,8 @@ EVENT_TYPES: dict[Subject, type[Event]] = {
     Subject.EVAL_COMPLETED: EvalCompleted,
     Subject.MODEL_PROMOTED: ModelPromoted,
     Subject.MODEL_REJECTED: ModelRejected,
+    Subject.CORPUS_UPDATED: CorpusUpdated,
+    Subject.TRAIN_REQUESTED: TrainRequested,
     Subject.DLQ: DeadLetter,
 }
 SUBJECT_OF: dict[type[Event], Subject] = {v: k for k, v in EVENT_TYPES.items()}

@@ -41,6 +41,8 @@ class CheckpointRecord(BaseModel):
     dataset_id: str
     metrics: TrainMetrics
     created_at: datetime
+    parent: str | None = None  # the champion it continued, None: trained from the base model
+    dataset: ArtifactRef | None = None  # the dataset it was trained on (lineage)
 
 
 class ChampionRecord(BaseModel):

@@ -66,6 +66,21 @@ class Context:
     commit_classes: Counter[str] = field(default_factory=Counter)
     head_commit: str | None = None
     session_hashes: dict[str, str] = field(default_factory=dict)  # session file mined -> its sha256
+    # per generator, the repository paths it read again (changed or deleted ones on an incremental
+    # run), and the generators that read the whole tree: the corpus retires what no longer holds
+    refreshed: dict[str, set[str]] = field(default_factory=dict)
+    full_scan: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)  # repository files deleted since the watermark
+
+    def read_paths(self, generator: str, root: Path, changed: set[str] | None, mined: set[str]) -> None:
+        """Record what `generator` read: the `changed` paths on an incremental run, else a full scan."""
+        if changed is None:
+            self.full_scan.add(generator)
+            self.refreshed.setdefault(generator, set()).update(mined)
+            return
+        present = {p for p in changed if (root / p).exists()}
+        self.refreshed.setdefault(generator, set()).update(present)
+        self.gone.update(changed - present)
 
 
 class Generator(Protocol):

@@ -57,6 +57,9 @@ class HarvestResult:
     by_category: dict[str, int] = field(default_factory=dict)
     commit_classes: dict[str, int] = field(default_factory=dict)  # bugfix|refactor|feature|test|docs|other
     session_hashes: dict[str, str] = field(default_factory=dict)  # session file mined this run -> its sha256
+    refreshed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # generator -> repo paths read again
+    full_scan: tuple[str, ...] = ()  # generators that read the whole tree
+    gone: tuple[str, ...] = ()  # repo paths deleted since the watermark
 
 
 def validate(plan: HarvestPlan) -> None:
@@ -169,4 +172,7 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
         by_category=dict(sorted(Counter(e.category for e in examples).items())),
         commit_classes=dict(sorted(ctx.commit_classes.items())),
         session_hashes=dict(sorted(ctx.session_hashes.items())),
+        refreshed={g: tuple(sorted(p)) for g, p in sorted(ctx.refreshed.items())},
+        full_scan=tuple(sorted(ctx.full_scan)),
+        gone=tuple(sorted(ctx.gone)),
     )

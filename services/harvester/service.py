@@ -2,7 +2,7 @@
 then harvest.completed.
 
 Watermarks (KV `ouro-harvester`) make a cycle mine only what is new since the last one: a commit
-per repo (`done.watermark.<repo>`), and a marker per session file content already mined for a
+per specialist and repo (`done.watermark.<specialist>.<repo>`), and a marker per session file content already mined for a
 specialist (`done.sessions.<specialist>.<sha256[:32]>`). They move only after every batch is
 published, so a harvester killed mid-way re-mines the same range on redelivery; batch ids are
 derived from (cycle, batch), so the republished batches are dropped by JetStream's dedup. Weak
@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from services.harvester.categories import check_tasks
@@ -25,17 +26,21 @@ from services.harvester.plan import HarvestPlan, build_plan
 from services.harvester.settings import HarvesterSettings
 from shared import metrics
 from shared.bus import Bus, Consumer, Delivery, Poison
+from shared.cron import Cron
 from shared.events import (
     CommitsNew,
     Example,
     ExamplesHarvested,
     HarvestCompleted,
     HarvestRequested,
+    Reason,
     SessionsNew,
     derived_id,
+    utcnow,
 )
 from shared.models import resolve_base_model
 from shared.registry import Registry
+from shared.schedule import claim_slot
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
 from shared.specialists import profile, specialists
@@ -66,6 +71,11 @@ def repo_key(repo: str) -> str:
     return hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:24]
 
 
+def watermark_key(specialist: str, repo: str) -> str:
+    """Per specialist and repo: one commit feeds every specialist, each from its own watermark."""
+    return f"{specialist}.{repo_key(repo)}"
+
+
 def session_key(specialist: str, digest: str) -> str:
     return f"{specialist}.{digest[:32]}"
 
@@ -80,7 +90,7 @@ class Harvester:
         raw = await self.state.marked("weak", specialist)
         return tuple(json.loads(raw)) if raw else ()
 
-    async def run(self, cycle_id: str, plan: HarvestPlan) -> None:
+    async def run(self, cycle_id: str, plan: HarvestPlan, reason: Reason) -> None:
         try:
             result: HarvestResult = await asyncio.to_thread(harvest, plan)
         except HarvestError as err:
@@ -96,6 +106,7 @@ class Harvester:
             event_id=derived_id("harvested", cycle_id), cycle_id=cycle_id, specialist=plan.specialist,
             batch_count=len(batches), example_count=len(result.examples), by_generator=result.by_generator,
             skipped=result.skipped, commit_classes=result.commit_classes, weak_categories=plan.weak_categories,
+            reason=reason, refreshed=result.refreshed, full_scan=result.full_scan, gone=result.gone,
         ))
         for e in result.examples:
             metrics.EXAMPLES_HARVESTED.labels(e.generator, e.category).inc()
@@ -106,7 +117,7 @@ class Harvester:
         for kind, n in result.commit_classes.items():
             metrics.COMMITS_MINED.labels(kind).inc(n)
         if plan.repo is not None and result.head_commit and settings.incremental:
-            await state.mark("watermark", repo_key(str(plan.repo)), result.head_commit.encode())
+            await state.mark("watermark", watermark_key(plan.specialist, str(plan.repo)), result.head_commit.encode())
         if settings.incremental:
             for h in sorted(set(result.session_hashes.values())):
                 await state.mark("sessions", session_key(plan.specialist, h), b"1")
@@ -131,7 +142,7 @@ class Harvester:
         incremental = self.settings.incremental
         since = None
         if repo and incremental:
-            raw = await self.state.marked("watermark", repo_key(repo))
+            raw = await self.state.marked("watermark", watermark_key(specialist, repo))
             since = raw.decode() if raw else None
         seen: frozenset[str] = frozenset()
         if sessions is not None and incremental and not new_sessions:
@@ -155,7 +166,7 @@ class Harvester:
         last = await self.state.marked("lastplan", event.specialist)
         repo, sessions = json.loads(last) if last else (None, None)
         plan = await self.plan_for(event.specialist, repo, Path(sessions) if sessions else None, ())
-        await self.run(derived_id("rerun", event.cycle_id), plan)
+        await self.run(derived_id("rerun", event.cycle_id), plan, "feedback")
 
     async def on_request(self, event: HarvestRequested, delivery: Delivery) -> None:
         if event.reason == "feedback":
@@ -165,24 +176,67 @@ class Harvester:
             raise Poison("harvest.requested names neither a repo nor sessions to mine")
         await self.state.mark("lastplan", event.specialist, json.dumps([event.repo, event.sessions]).encode())
         sessions = Path(event.sessions) if event.sessions else None
-        await self.run(event.cycle_id, await self.plan_for(event.specialist, event.repo, sessions,
-                                                           event.weak_categories))
+        plan = await self.plan_for(event.specialist, event.repo, sessions, event.weak_categories)
+        await self.run(event.cycle_id, plan, event.reason)
+
+    def fan_out(self, cycle_id: str) -> list[tuple[str, str]]:
+        """(specialist, cycle id) for each specialist a commit or a session feeds: the one
+        configured, else every specialist. One cycle is one specialist's (batch ids and the judge's
+        staging are per cycle), so the first keeps the event's cycle id and the others get ids
+        derived from it."""
+        names = (self.settings.trigger_specialist,) if self.settings.trigger_specialist else specialists().names
+        return [(s, cycle_id if i == 0 else derived_id("fan-out", cycle_id, s)) for i, s in enumerate(names)]
 
     async def on_commit(self, event: CommitsNew, delivery: Delivery) -> None:
-        await self.run(event.cycle_id, await self.plan_for(self.settings.trigger_specialist, event.repo, None, ()))
+        # One commit feeds every specialist whose categories its tasks map to (each plan is
+        # incremental from that specialist's own watermark, so each sees the commit once).
+        for specialist, cycle_id in self.fan_out(event.cycle_id):
+            await self.run(cycle_id, await self.plan_for(specialist, event.repo, None, ()), "commit")
 
     async def on_session(self, event: SessionsNew, delivery: Delivery) -> None:
-        specialist = self.settings.trigger_specialist
-        if event.ref:
-            await self.run(event.cycle_id, await self.plan_for(specialist, None, Path(event.ref), (),
-                                                               new_sessions=True))
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            # the id is the sender's text: never a path
-            path = Path(tmp) / f"{hashlib.sha256(event.session_id.encode()).hexdigest()[:16]}.jsonl"
-            messages = [m.model_dump() for m in event.messages]
-            path.write_text(json.dumps({"session_id": event.session_id, "messages": messages}) + "\n")
-            await self.run(event.cycle_id, await self.plan_for(specialist, None, path, (), new_sessions=True))
+        for specialist, cycle_id in self.fan_out(event.cycle_id):
+            if event.ref:
+                await self.run(cycle_id, await self.plan_for(specialist, None, Path(event.ref), (),
+                                                             new_sessions=True), "session")
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                # the id is the sender's text: never a path
+                path = Path(tmp) / f"{hashlib.sha256(event.session_id.encode()).hexdigest()[:16]}.jsonl"
+                messages = [m.model_dump() for m in event.messages]
+                # `route`: the specialist the router served it with, the label of its last turn's intent
+                path.write_text(json.dumps({"session_id": event.session_id, "messages": messages,
+                                            "route": event.specialist}) + "\n")
+                await self.run(cycle_id, await self.plan_for(specialist, None, path, (), new_sessions=True),
+                               "session")
+
+    async def schedule_harvests(self) -> None:
+        """Each specialist's harvest schedule re-harvests the repo and sessions it mined last; a slot
+        missed while the loop was down fires once. The last slot fired is kept in KV (CAS), so a
+        restarted or second harvester never fires a slot twice."""
+        while True:
+            for specialist in specialists().names:
+                try:
+                    await self.fire_harvest(specialist, utcnow())
+                except Exception:  # noqa: BLE001 - a failed slot is retried at the next tick
+                    log.exception("scheduled harvest of %s failed", specialist)
+            await asyncio.sleep(self.settings.schedule_tick_s)
+
+    async def fire_harvest(self, specialist: str, now: datetime) -> bool:
+        slot = Cron.parse(profile(specialist).cadence.harvest).previous(now)
+        if slot is None or not await claim_slot(self.state, f"harvest.{specialist}", slot):
+            return False
+        last = await self.state.marked("lastplan", specialist)
+        repo, sessions = json.loads(last) if last else (None, None)
+        if not repo and not sessions:
+            log.info("scheduled harvest of %s: nothing mined before, nothing to re-harvest", specialist)
+            return False
+        await self.bus.publish(HarvestRequested(
+                event_id=derived_id("schedule", specialist, slot.isoformat()),
+            cycle_id=derived_id("cycle", slot.isoformat(), specialist),
+            specialist=specialist, reason="schedule", repo=repo, sessions=sessions,
+        ))
+        log.info("scheduled harvest of %s (slot %s)", specialist, slot.isoformat())
+        return True
 
 
 async def setup(bus: Bus, common: CommonSettings | None = None,
@@ -191,9 +245,8 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
     check_tasks()  # a specialist file mapping a task no generator makes fails here, at start
     if settings.trigger_specialist:
         profile(settings.trigger_specialist)  # and so does a trigger specialist it does not define
-    else:
-        settings = settings.model_copy(update={"trigger_specialist": specialists().names[0]})
     h = Harvester(bus, Registry(await bus.kv(HARVESTER_BUCKET)), common or CommonSettings(), settings)
     # One harvest at a time per harvester group: watermarks and weak categories are read-modify-write.
     routes = {HarvestRequested: h.on_request, CommitsNew: h.on_commit, SessionsNew: h.on_session}
-    return ServiceTable(consumers=[Consumer("harvester", routes, ack_wait=settings.ack_wait, max_ack_pending=1)])
+    return ServiceTable(consumers=[Consumer("harvester", routes, ack_wait=settings.ack_wait, max_ack_pending=1)],
+                        background=[h.schedule_harvests] if settings.schedule else [])

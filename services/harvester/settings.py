@@ -27,8 +27,11 @@ class HarvesterSettings(BaseSettings):
     # A rejection's weak categories are remembered for the next cycle of that specialist; with
     # this on, the harvester also starts that targeted cycle at once.
     rerun_on_feedback: bool = False
-    # which specialist a commits.new / sessions.new harvest is for; empty: the first in the specialist file
+    # which specialist a commits.new / sessions.new harvest is for; empty: every specialist in the file
     trigger_specialist: str = ""
+    # run each specialist's harvest schedule (cadence.harvest); one harvester group does it
+    schedule: bool = True
+    schedule_tick_s: float = 30.0
     ack_wait: float = 60.0
     # Extra sources mined in every cycle (JSON in the environment, e.g.
     # OURO_HARVESTER_TOOL_SPECS='["examples/tools"]',

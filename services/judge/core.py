@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.judge.balance import MixEntry, balance, rank_key
 from services.judge.batch import BatchVerdicts, Rejected, filter_batch, reject
 from services.judge.config import JudgeConfig
+from services.judge.corpus import Snapshot
 from services.judge.decontaminate import decontaminate, load_index
 from services.judge.dedup import DedupHistory, deduplicate
 from services.judge.filters.coherence import CoherenceFilter
@@ -44,6 +45,8 @@ class JudgeReport(BaseModel):
     contaminated: dict[str, list[str]] = Field(default_factory=dict)  # benchmark item -> example ids
     decontamination_index: str | None = None
     config: dict[str, object] = Field(default_factory=dict)
+    # a training snapshot of the corpus: its version, and how many examples are new or replayed
+    corpus: dict[str, int] = Field(default_factory=dict)
 
 
 class JudgedDataset(BaseModel):
@@ -195,3 +198,16 @@ def judge_file(
         past.update(ds.examples)
         past.save(history)
     return {"dataset_id": dataset_id, "kept": ds.report.kept, "dropped": ds.report.dropped}
+
+
+def dataset_from_snapshot(specialist: str, snap: Snapshot, rejected: list[Rejected], config: JudgeConfig,
+                          index_key: str | None) -> JudgedDataset:
+    """The training dataset a corpus snapshot makes (its card names the corpus version)."""
+    fingerprint = config.fingerprint()
+    dataset_id = content_hash({"specialist": specialist, "ids": sorted(e.id for e in snap.examples),
+                               "config": fingerprint, "index": index_key})
+    report = _report(specialist, snap.examples, rejected, snap.mix, {}, index_key, fingerprint)
+    report = report.model_copy(update={"corpus": {"version": snap.corpus_version, "new": snap.new,
+                                                  "replayed": snap.replayed, "cut_by_balance": snap.cut}})
+    return JudgedDataset(dataset_id=dataset_id, specialist=specialist, examples=snap.examples, rejected=rejected,
+                         report=report)

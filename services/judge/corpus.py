@@ -147,26 +147,30 @@ class _Header(_Model):
 # ---------------------------------------------------------------------- freshness
 
 
-def stale(corpus: Corpus, refreshed: Mapping[str, Sequence[str]], full_scan: Sequence[str],
+def stale(corpus: Corpus, refreshed: Mapping[str, Sequence[str]], full_scan: Sequence[str], gone: Sequence[str],
           seen_ids: set[str]) -> dict[str, str]:
     """Live entries whose source changed or went away, with the reason.
 
-    `refreshed`: per generator, the repository paths it read again in this harvest (on an
-    incremental harvest: the files changed or deleted since the watermark). An entry from such a
-    path that this harvest did not produce again describes text that is no longer there.
-    `full_scan`: generators that read the whole repository: an entry from a path they did not
-    read at all comes from a file that is gone.
+    `refreshed`: per generator, the repository paths it read again in this harvest (all of them
+    on a full scan, the changed ones on an incremental harvest). An entry about a span of such a
+    file (it has line numbers: a function, a class, a doc section) that this harvest did not
+    produce again describes text that is no longer there. `gone`: files deleted since the
+    watermark. `full_scan`: generators that read the whole tree: a path they did not read is gone.
+    File-level entries (who imports a module) are only mined on full scans, so only a deleted
+    file retires them.
     """
+    gone_paths = set(gone)
     out: dict[str, str] = {}
     for ident, entry in corpus.entries.items():
         ex = entry.example
-        if not entry.live or ex.generator not in SOURCE_GENERATORS or not ex.provenance.path:
+        path = ex.provenance.path
+        if not entry.live or ex.generator not in SOURCE_GENERATORS or not path:
             continue
         paths = set(refreshed.get(ex.generator, ()))
-        if ex.provenance.path in paths and ident not in seen_ids:
-            out[ident] = f"source_changed:{ex.provenance.path}"
-        elif ex.generator in full_scan and ex.provenance.path not in paths:
-            out[ident] = f"source_gone:{ex.provenance.path}"
+        if path in gone_paths or (ex.generator in full_scan and path not in paths):
+            out[ident] = f"source_gone:{path}"
+        elif path in paths and ex.provenance.lines is not None and ident not in seen_ids:
+            out[ident] = f"source_changed:{path}"
     return out
 
 

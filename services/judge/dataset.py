@@ -62,6 +62,9 @@ def dataset_card(ds: JudgedDataset) -> str:
     )
     dropped = "\n".join(f"| {reason} | {n} |" for reason, n in r.dropped.items()) or "| (none) | 0 |"
     contaminated = "\n".join(f"- `{item}`: {len(ids)} example(s)" for item, ids in r.contaminated.items()) or "none"
+    corpus = (f"\n## Corpus\n\nA snapshot of corpus version **{r.corpus['version']}**: {r.corpus['new']} examples new "
+              f"since the last training, {r.corpus['replayed']} replayed from earlier ones, "
+              f"{r.corpus['cut_by_balance']} left out by the balance.\n" if r.corpus else "")
     return f"""---
 pretty_name: ouroboros {ds.specialist} {ds.dataset_id[:12]}
 task_categories: [text-generation]
@@ -76,7 +79,7 @@ suites, and balanced toward the specialist's target mix.
 Load it with `datasets.load_from_disk("data")`; columns: {", ".join(f"`{c}`" for c in COLUMNS)}.
 
 **{r.kept}** examples kept of {r.total}.
-
+{corpus}
 ## Mix
 
 | category | kept | available | reached | target | why they differ |

@@ -3,45 +3,67 @@
 - filter workers (durable `judge-filter`, shared by any number of processes: a queue group):
   examples.harvested → filters → the batch's verdicts staged in the object store;
 - one assembler (durable `judge-assembler`): harvest.completed → wait until every batch of the
-  cycle is staged → dedup, decontaminate, balance → dataset in the store → dataset.ready.
+  cycle is staged → dedup, decontaminate → the specialist's corpus grows (and retires what no
+  longer holds) → corpus.updated, and, when the curator says so (curator.py), a balanced
+  snapshot of the corpus → dataset in the store → dataset.ready. The assembler also runs the
+  training schedules (train.requested) and hears the decisions that end a training.
 
-Dedup history is versioned: the assembler pins, per cycle, the history it started from, so a
-redelivered harvest.completed rebuilds the same dataset instead of finding every example a
-duplicate of itself.
+Dedup history and the corpus are versioned: the assembler pins, per cycle, the versions it
+started from, so a redelivered harvest.completed rebuilds the same corpus version and dataset
+instead of finding every example a duplicate of itself; what it announced is recorded first and
+said again on redelivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import tempfile
 import time
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.judge.batch import BatchVerdicts, filter_batch
-from services.judge.core import assemble, build_filters
+from services.judge.config import JudgeConfig
+from services.judge.core import assemble, build_filters, dataset_from_snapshot
+from services.judge.corpus import Corpus, CorpusManifest, aged_out, snapshot, stale
+from services.judge.curator import InFlight, decide
 from services.judge.dataset import write_dataset
+from services.judge.decontaminate import decontaminate, load_index
 from services.judge.dedup import DedupHistory
 from services.judge.settings import JudgeSettings
 from services.judge.verdict import Filter
 from shared import metrics
 from shared.bus import Bus, Consumer, Delivery, Poison
+from shared.cron import Cron
 from shared.events import (
     ArtifactRef,
+    CorpusUpdated,
     DatasetReady,
+    Event,
     Example,
     ExamplesHarvested,
     HarvestCompleted,
+    ModelPromoted,
+    ModelRejected,
+    TrainRequested,
+    decode,
     derived_id,
+    subject_of,
+    utcnow,
 )
 from shared.models import resolve_base_model
 from shared.registry import Registry
+from shared.schedule import claim_slot
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
+from shared.specialists import profile, specialists
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
 
 log = logging.getLogger("ouro.judge")
@@ -103,53 +125,222 @@ class Judge:
                 await asyncio.sleep(0.5)
         return [BatchVerdicts.model_validate_json((await obj.get(n)).data) for n in names]
 
+    # ------------------------------------------------------------------ the assembler: corpus and training
+
     async def on_completed(self, event: HarvestCompleted, delivery: Delivery) -> None:
-        bus, common, config, obj, store, state = self.bus, self.common, self.config, self.obj, self.store, self.state
-        wait_for_batches = self.wait_for_batches
-        event_id = derived_id("dataset", event.cycle_id)
-        done = await state.marked("dataset", event.cycle_id)
-        if done is not None:
-            await bus.publish(DatasetReady.model_validate_json(done))
+        """A judged harvest goes into the corpus; it starts a training when the curator says so."""
+        if await self._replay(f"cycle.{event.cycle_id}"):
             return
-        batches = await wait_for_batches(event)
-
+        batches = await self.wait_for_batches(event)
         sp = event.specialist
-        # Pin the history this cycle starts from (first delivery) so a redelivery sees the same one.
-        pinned = await state.marked("history-base", event.cycle_id)
-        if pinned is None:
-            # b"-": no history yet. Not b"": a KV entry with an empty value reads back as None.
-            pinned = (await state.marked("history", sp)) or NO_HISTORY
-            await state.mark("history-base", event.cycle_id, pinned)
-        history = await _load_history(store, "" if pinned == NO_HISTORY else pinned.decode())
+        # Pin what this cycle starts from (first delivery), so a redelivery rebuilds the same result.
+        pinned = await self._pinned("history-base", event.cycle_id, f"history.{sp}")
+        history = await _load_history(self.store, "" if pinned == NO_HISTORY else pinned.decode())
+        base = await self._load_corpus(await self._pinned("corpus-base", event.cycle_id, f"corpus.{sp}"), sp)
 
-        ds = await asyncio.to_thread(assemble, batches, specialist=event.specialist, config=config, history=history)
-        if not ds.examples:
-            raise Poison(f"dataset for cycle {event.cycle_id} is empty after judging: dropped {ds.report.dropped}")
-        (common.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=common.data_dir / "tmp") as tmp:
-            out = Path(tmp) / "dataset"
-            await asyncio.to_thread(write_dataset, ds, out)
-            ref = await put_dir(store, f"datasets/{sp}/{ds.dataset_id}", out)
-            await asyncio.to_thread(_extend_history, history, ds.examples, Path(tmp) / "history.npz")
-            href = await store.put_file(f"dedup/{sp}/{ds.dataset_id}.npz", Path(tmp) / "history.npz")
-        await state.mark("history", sp, href.model_dump_json().encode())
+        # The delta is judged whole (no per-category cut): balancing is the snapshot's job.
+        delta_config = self.config.model_copy(update={"per_category_cap": 10**9, "max_examples": None})
+        ds = await asyncio.to_thread(assemble, batches, specialist=sp, config=delta_config, history=history)
+        now = event.occurred_at  # not the clock: a redelivery must make the same corpus version
+        seen = {e.id for b in batches for e in b.kept} | {r.id for b in batches for r in b.rejected if r.id}
+        corpus = base.add(ds.examples, cycle_id=event.cycle_id, now=now)
+        retire = stale(corpus, event.refreshed, event.full_scan, event.gone, seen)
+        retire |= aged_out(corpus, profile(sp).cadence.session_horizon, now)
+        index = ds.report.decontamination_index
+        if index and base.decontamination_index and index != base.decontamination_index:
+            # the suites (or benchmarks) changed: everything learned so far is checked against them again
+            retire |= await asyncio.to_thread(recheck_contamination, corpus, self.config)
+        corpus = corpus.retire(retire, now=now).model_copy(update={"decontamination_index": index})
 
-        mix = {c: m.kept for c, m in ds.report.mix.items()}
-        ready = DatasetReady(
-            event_id=event_id, cycle_id=event.cycle_id, specialist=event.specialist, dataset_id=ds.dataset_id,
-            ref=ref, kept=len(ds.examples), dropped=ds.report.dropped, mix=mix,
+        running = await self._running(sp, now)
+        counts = corpus.counts()
+        decision = decide(event.reason, counts["new_since_training"], profile(sp).cadence.min_new_examples, running)
+        if decision.train and counts["live"] == 0:
+            raise Poison(f"corpus of {sp} is empty after judging cycle {event.cycle_id}: dropped {ds.report.dropped}")
+        events: list[Event] = []
+        if decision.train:
+            corpus, ready = await self._train(corpus, event.cycle_id, event.reason, ds.rejected, index, now)
+            events.append(ready)
+        elif decision.coalesce and running is not None:
+            await self._set_running(sp, running.model_copy(update={"pending": event.reason}))
+        await self._save_corpus(corpus, now)
+        if ds.examples:
+            await self._extend_history(event.cycle_id, sp, history, ds.examples)
+        kinds = Counter(reason.split(":", 1)[0] for reason in retire.values())
+        update = CorpusUpdated(
+            event_id=derived_id("corpus", event.cycle_id), cycle_id=event.cycle_id, specialist=sp,
+            corpus_version=corpus.version, added=len(ds.examples), retired=dict(sorted(kinds.items())),
+            live=counts["live"], new_since_training=corpus.counts()["new_since_training"],
+            training=decision.train, why=decision.why,
         )
-        await state.mark("dataset", event.cycle_id, ready.model_dump_json().encode())
-        await bus.publish(ready)
-        metrics.DATASETS.labels(sp).inc()
+        await self._announce(f"cycle.{event.cycle_id}", [update, *events])
+        if decision.train:
+            metrics.DATASETS.labels(sp).inc()
         for e in ds.examples:
             metrics.EXAMPLES_KEPT.labels(sp, e.category).inc()
-        log.info("dataset %s: kept %d, dropped %s", ds.dataset_id[:12], len(ds.examples), ds.report.dropped)
-        # The verdicts live on in the dataset (kept rows, excluded.jsonl): the staging can go.
+        log.info("corpus %s v%d: +%d, retired %s, %d live, %d new since training; %s", sp, corpus.version,
+                 len(ds.examples), dict(kinds), counts["live"], update.new_since_training, decision.why)
+        # The verdicts live on in the corpus and the dataset's excluded.jsonl: the staging can go.
         for i in range(event.batch_count):
             with contextlib.suppress(Exception):
-                await obj.delete(staged_name(event.cycle_id, i))
+                await self.obj.delete(staged_name(event.cycle_id, i))
 
+    async def on_train_requested(self, event: TrainRequested, delivery: Delivery) -> None:
+        """The schedule (or a coalesced trigger): train on a snapshot of the corpus as it is."""
+        if await self._replay(f"train.{event.event_id}"):
+            return
+        sp = event.specialist
+        now = event.occurred_at
+        corpus = await self._load_corpus(await self._manifest_raw(f"corpus.{sp}"), sp)
+        running = await self._running(sp, now)
+        counts = corpus.counts()
+        decision = decide(event.reason, counts["new_since_training"], profile(sp).cadence.min_new_examples, running)
+        events: list[Event] = []
+        if decision.train and counts["live"]:
+            corpus, ready = await self._train(corpus, event.cycle_id, event.reason, [], corpus.decontamination_index,
+                                              now)
+            await self._save_corpus(corpus, now)
+            events.append(ready)
+        elif decision.coalesce and running is not None:
+            await self._set_running(sp, running.model_copy(update={"pending": event.reason}))
+        update = CorpusUpdated(
+            event_id=derived_id("corpus-train", event.event_id), cycle_id=event.cycle_id, specialist=sp,
+            corpus_version=corpus.version, added=0, live=counts["live"],
+            new_since_training=corpus.counts()["new_since_training"], training=bool(events),
+            why=decision.why if counts["live"] else "the corpus is empty",
+        )
+        await self._announce(f"train.{event.event_id}", [update, *events])
+        log.info("%s training request for %s: %s", event.reason, sp, update.why)
+
+    async def on_decided(self, event: ModelPromoted | ModelRejected, delivery: Delivery) -> None:
+        """A training was decided: it no longer runs; a trigger that waited for it runs now, once."""
+        raw = await self.state.marked("training", event.specialist)
+        if raw is None:
+            return
+        running = InFlight.model_validate_json(raw)
+        if running.cycle_id != event.cycle_id:
+            return
+        await self.state.kv.delete(f"done.training.{event.specialist}")
+        if running.pending:
+            await self.bus.publish(TrainRequested(
+                event_id=derived_id("coalesced", event.cycle_id), cycle_id=derived_id("cycle", "coalesced",
+                                                                                      event.cycle_id),
+                specialist=event.specialist, reason="coalesced",
+            ))
+
+    async def schedule_trainings(self) -> None:
+        """Each specialist's training schedule; a slot is claimed by CAS in KV, so it fires once
+        across restarts and replicas, and a slot missed while the loop was down fires once."""
+        while True:
+            for sp in specialists().names:
+                try:
+                    slot = Cron.parse(profile(sp).cadence.train).previous(utcnow())
+                    if slot is not None and await claim_slot(self.state, f"train.{sp}", slot):
+                        await self.bus.publish(TrainRequested(
+                            event_id=derived_id("train-schedule", sp, slot.isoformat()),
+                            cycle_id=derived_id("cycle", "train", sp, slot.isoformat()), specialist=sp,
+                            reason="schedule"))
+                        log.info("scheduled training of %s (slot %s)", sp, slot.isoformat())
+                except Exception:  # noqa: BLE001 - retried at the next tick
+                    log.exception("training schedule of %s failed", sp)
+            await asyncio.sleep(self.settings.schedule_tick_s)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _train(self, corpus: Corpus, cycle_id: str, reason: str, rejected: list, index: str | None,
+                     now: datetime) -> tuple[Corpus, DatasetReady]:
+        sp = corpus.specialist
+        snap = snapshot(corpus, profile(sp), cap=self.config.per_category_cap, max_examples=self.config.max_examples,
+                        generator_weights=self.config.generator_weights)
+        ds = dataset_from_snapshot(sp, snap, rejected, self.config, index)
+        (self.common.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.common.data_dir / "tmp") as tmp:
+            out = Path(tmp) / "dataset"
+            await asyncio.to_thread(write_dataset, ds, out)
+            ref = await put_dir(self.store, f"datasets/{sp}/{ds.dataset_id}", out)
+        await self._set_running(sp, InFlight(cycle_id=cycle_id, since=now))
+        ready = DatasetReady(
+            event_id=derived_id("dataset", cycle_id), cycle_id=cycle_id, specialist=sp, dataset_id=ds.dataset_id,
+            ref=ref, kept=len(ds.examples), dropped=ds.report.dropped, mix={c: m.kept for c, m in snap.mix.items()},
+            corpus_version=corpus.version, new=snap.new, replayed=snap.replayed, reason=reason,
+        )
+        return corpus.mark_trained(), ready
+
+    async def _running(self, sp: str, now: datetime) -> InFlight | None:
+        raw = await self.state.marked("training", sp)
+        if raw is None:
+            return None
+        running = InFlight.model_validate_json(raw)
+        if running.expired(now, self.settings.training_deadline_s):
+            log.error("cycle %s of %s got no decision within %.0f s: counted failed, no longer blocking training",
+                      running.cycle_id, sp, self.settings.training_deadline_s)
+            metrics.CYCLES_FAILED.labels(sp, "deadline").inc()
+            return None
+        return running
+
+    async def _set_running(self, sp: str, running: InFlight) -> None:
+        await self.state.mark("training", sp, running.model_dump_json().encode())
+
+    async def _pinned(self, stage: str, cycle_id: str, key: str) -> bytes:
+        """The value of `key` when this cycle was first delivered (b"-": none then)."""
+        pinned = await self.state.marked(stage, cycle_id)
+        if pinned is None:
+            # b"-": nothing yet. Not b"": a KV entry with an empty value reads back as None.
+            pinned = (await self._manifest_raw(key)) or NO_HISTORY
+            await self.state.mark(stage, cycle_id, pinned)
+        return pinned
+
+    async def _manifest_raw(self, key: str) -> bytes | None:
+        return await self.state.marked(*key.split(".", 1))
+
+    async def _load_corpus(self, raw: bytes | None, sp: str) -> Corpus:
+        if not raw or raw == NO_HISTORY:
+            return Corpus(specialist=sp)
+        manifest = CorpusManifest.model_validate_json(raw)
+        if manifest.ref is None:
+            return Corpus(specialist=sp)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = await self.store.get_file(manifest.ref, Path(tmp) / "corpus.jsonl.gz")
+            return await asyncio.to_thread(lambda: Corpus.loads(path.read_bytes()))
+
+    async def _save_corpus(self, corpus: Corpus, now: datetime) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = await asyncio.to_thread(corpus.save, Path(tmp) / "corpus.jsonl.gz")
+            ref = await self.store.put_file(f"corpus/{corpus.specialist}/{corpus.version:08d}.jsonl.gz", path)
+        await self.state.mark("corpus", corpus.specialist, corpus.manifest(ref, now).model_dump_json().encode())
+        metrics.CORPUS_EXAMPLES.labels(corpus.specialist, "live").set(corpus.counts()["live"])
+        metrics.CORPUS_EXAMPLES.labels(corpus.specialist, "retired").set(corpus.counts()["retired"])
+
+    async def _extend_history(self, cycle_id: str, sp: str, history: DedupHistory, examples: list[Example]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            await asyncio.to_thread(_extend_history, history, examples, Path(tmp) / "history.npz")
+            # one file per cycle: a pointer pinned by an earlier cycle never sees its file change
+            href = await self.store.put_file(f"dedup/{sp}/{cycle_id}.npz", Path(tmp) / "history.npz")
+        await self.state.mark("history", sp, href.model_dump_json().encode())
+
+    async def _announce(self, key: str, events: list[Event]) -> None:
+        """Record what this delivery decided before publishing it, so a redelivery says the same."""
+        record = json.dumps([[subject_of(e).value, e.model_dump_json()] for e in events]).encode()
+        await self.state.mark("announced", key, record)
+        for e in events:
+            await self.bus.publish(e)
+
+    async def _replay(self, key: str) -> bool:
+        raw = await self.state.marked("announced", key)
+        if raw is None:
+            return False
+        for subject, data in json.loads(raw):
+            await self.bus.publish(decode(subject, data.encode()))
+        return True
+
+
+def recheck_contamination(corpus: Corpus, config: JudgeConfig) -> dict[str, str]:
+    """The live entries that overlap the current suites and benchmarks (after a suite changed)."""
+    index = load_index(suites=config.suite_dirs(), extra=config.extra_benchmark_files,
+                       builtin=config.builtin_benchmarks, n=config.decontam_ngram,
+                       fallback=config.decontam_fallback_ngram, cache_dir=config.cache_dir)
+    _, dirty = decontaminate([e.example for e in corpus.live()], index, overlap=config.decontam_overlap)
+    return {e.id: f"contaminated:{item}" for e, item in dirty}
 
 
 async def setup(bus: Bus, common: CommonSettings | None = None,
@@ -159,9 +350,15 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
               common or CommonSettings(), settings)
     # Filter workers scale out on one durable (16 at once); one assembler per cycle.
     filters = Consumer("judge-filter", {ExamplesHarvested: j.on_batch}, ack_wait=settings.ack_wait, max_ack_pending=16)
-    assembler = Consumer("judge-assembler", {HarvestCompleted: j.on_completed}, ack_wait=settings.ack_wait)
+    # One assembler: the corpus, the training triggers and the decisions that end a training are
+    # handled one at a time (the corpus is read-modify-write).
+    assembler = Consumer("judge-assembler", {
+        HarvestCompleted: j.on_completed, TrainRequested: j.on_train_requested,
+        ModelPromoted: j.on_decided, ModelRejected: j.on_decided,
+    }, ack_wait=settings.ack_wait)
     roles = {"all": [filters, assembler], "filter": [filters], "assembler": [assembler]}
-    return ServiceTable(consumers=roles[settings.role])
+    background = [j.schedule_trainings] if settings.role != "filter" and settings.schedule else []
+    return ServiceTable(consumers=roles[settings.role], background=background)
 
 
 def _extend_history(history: DedupHistory, examples: list[Example], path: Path) -> None:

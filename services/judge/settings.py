@@ -19,6 +19,11 @@ class JudgeSettings(BaseSettings):
     ack_wait: float = 30.0
     # how long the assembler waits for filter workers to stage every batch of a cycle
     assemble_timeout_s: float = 900.0
+    # run the specialists' training schedules (cadence.train) in the assembler
+    schedule: bool = True
+    schedule_tick_s: float = 30.0
+    # a training with no decision after this long is counted failed and no longer blocks the next
+    training_deadline_s: float = 6 * 3600.0
 
     def judge_config(self) -> JudgeConfig:
         return JudgeConfig(coherence=self.coherence, per_category_cap=self.per_category_cap)

@@ -29,6 +29,7 @@ from shared.models import resolve_base_model
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
+from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir, put_dir
 
 log = logging.getLogger("ouro.trainer")
@@ -39,10 +40,12 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig) -> TrainMetrics:
+async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig,
+                     init_adapter: Path | None = None) -> TrainMetrics:
+    extra = ["--init-adapter", str(init_adapter)] if init_adapter is not None else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.trainer.worker",
-        "--dataset", str(dataset), "--base", str(base), "--out", str(out), "--config-json", config.to_json(),
+        "--dataset", str(dataset), "--base", str(base), "--out", str(out), "--config-json", config.to_json(), *extra,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent,
     )
     stdout, _ = await proc.communicate()
@@ -62,7 +65,15 @@ class Trainer:
         if event.kept == 0:
             raise Poison(f"dataset {event.dataset_id} has no examples to train on")
         config = train_config(event.specialist, settings)
+        # Build on what was learned: continue the champion's adapter (the specialist's
+        # `training.start_from`), or start a fresh adapter from the base model.
+        parent = None
+        if profile(event.specialist).training.start_from == "champion":
+            parent, _ = await registry.champion(event.specialist)
+        parent_id = parent.checkpoint_id if parent else None
         determinants = [event.specialist, event.dataset_id, common.base_model, config.to_json()]
+        if parent_id:
+            determinants.append(parent_id)
         checkpoint_id = content_hash(determinants)[:32]
         record = await registry.checkpoint(checkpoint_id)
         if record is None:
@@ -71,15 +82,19 @@ class Trainer:
             with tempfile.TemporaryDirectory(dir=common.data_dir / "tmp") as tmp:
                 work = Path(tmp)
                 await get_dir(store, event.ref, work / "dataset")
-                log.info("training %s on dataset %s (%d examples)", checkpoint_id, event.dataset_id[:12], event.kept)
+                init = await get_dir(store, parent.adapter, work / "parent") if parent else None
+                log.info("training %s on dataset %s (%d examples, %d new, %d replayed) from %s", checkpoint_id,
+                         event.dataset_id[:12], event.kept, event.new, event.replayed,
+                         f"champion {parent_id}" if parent_id else "the base model")
                 started = time.monotonic()
-                train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config)
+                train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config, init)
                 metrics.TRAINING_SECONDS.labels(event.specialist).observe(time.monotonic() - started)
                 metrics.TRAINING_LOSS.labels(event.specialist).set(train_metrics.train_loss)
                 adapter = await put_dir(store, f"adapters/{event.specialist}/{checkpoint_id}", work / "adapter")
             record = CheckpointRecord(
                 checkpoint_id=checkpoint_id, specialist=event.specialist, adapter=adapter,
                 base_model=common.base_model, dataset_id=event.dataset_id, metrics=train_metrics, created_at=utcnow(),
+                parent=parent_id, dataset=event.ref,
             )
             await registry.put_checkpoint(record)
             log.info("checkpoint %s: loss %.4f in %.0f s", checkpoint_id, train_metrics.train_loss,
@@ -90,7 +105,7 @@ class Trainer:
             event_id=derived_id("checkpoint", event.cycle_id, checkpoint_id),
             cycle_id=event.cycle_id, specialist=event.specialist, checkpoint_id=checkpoint_id,
             adapter=record.adapter, base_model=record.base_model, dataset_id=event.dataset_id,
-            metrics=record.metrics,
+            metrics=record.metrics, parent=record.parent,
         ))
 
 

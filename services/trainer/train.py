@@ -113,8 +113,13 @@ def load_base_model(base_model_dir: Path) -> tuple[Any, str]:
     return AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32), "lora"
 
 
-def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config: TrainConfig) -> TrainMetrics:
-    """Train one LoRA adapter on the dataset; write it to `out_dir` and return its metrics."""
+def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config: TrainConfig,
+                  init_adapter: Path | None = None) -> TrainMetrics:
+    """Train one LoRA adapter on the dataset; write it to `out_dir` and return its metrics.
+
+    With `init_adapter` (the champion's), training continues that adapter — its rank and target
+    modules, its weights as the starting point — instead of initialising a fresh one.
+    """
     import torch
     from peft import LoraConfig
     from transformers import AutoTokenizer, set_seed
@@ -165,6 +170,11 @@ def train_adapter(dataset_dir: Path, base_model_dir: Path, out_dir: Path, config
         use_cpu=not cuda,
         disable_tqdm=True,
     )
+    if init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        lora = None
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
     trainer.train()
 

@@ -23,11 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, required=True, help="local base model directory")
     parser.add_argument("--out", type=Path, required=True, help="where the adapter is written")
     parser.add_argument("--config-json", default="{}", help="TrainConfig fields as JSON")
+    parser.add_argument("--init-adapter", type=Path, default=None,
+                        help="continue training this adapter (the champion's) instead of a fresh one")
     args = parser.parse_args(argv)
     config = TrainConfig.from_json(args.config_json)
     # The Trainer prints its logs; keep stdout for the one line the caller parses.
     with contextlib.redirect_stdout(sys.stderr):
-        metrics = train_adapter(args.dataset, args.base, args.out, config)
+        metrics = train_adapter(args.dataset, args.base, args.out, config, init_adapter=args.init_adapter)
     print(metrics.model_dump_json(), flush=True)
     return 0
 

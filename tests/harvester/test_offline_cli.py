@@ -39,9 +39,10 @@ def test_ouro_harvest_honours_the_harvester_settings(
     assert main(["harvest", "--repo", str(repo.root), "--specialist", "coder", "--out", str(out)]) == 0
     every = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     monkeypatch.setenv("OURO_HARVESTER_MAX_COMMITS", "1")
-    assert main(["harvest", "--repo", str(repo.root), "--specialist", "coder", "--out", str(tmp_path / "one.jsonl")]) == 0
+    one_out = tmp_path / "one.jsonl"
+    assert main(["harvest", "--repo", str(repo.root), "--specialist", "coder", "--out", str(one_out)]) == 0
     one = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    commits = {json.loads(line)["provenance"]["commit"] for line in (tmp_path / "one.jsonl").read_text().splitlines()
+    commits = {json.loads(line)["provenance"]["commit"] for line in one_out.read_text().splitlines()
                if json.loads(line)["generator"] == "git_diffs"}
     assert len(commits) == 1 and one["by_generator"]["git_diffs"] < every["by_generator"]["git_diffs"]
 

@@ -107,7 +107,7 @@ async def test_a_specialist_added_by_configuration_runs_a_whole_cycle(
         "OURO_JUDGE_COHERENCE": "false", "OMP_NUM_THREADS": "1",
     }
     with use_specialists(monkeypatch, writer_file), Stack(tmp_path / "ouro", env=env, port=free_port()) as stack:
-        bus = await Bus.connect(stack.url, "test-writer", attempts=10)
+        bus = await Bus.connect(stack.url, "test-writer", attempts=10, auth=stack.auth("admin"))
         try:
             request = HarvestRequested(cycle_id=new_id(), specialist="writer", repo=docs_repo.working_tree_dir)
             outcome = await run_cycle(bus, request, timeout=300)

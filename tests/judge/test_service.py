@@ -4,6 +4,7 @@ redelivery that rebuilds the same dataset, and nothing trained twice across cycl
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from services.judge.service import JUDGE_BUCKET, _exists, setup, staged_name
 from services.judge.settings import JudgeSettings
 from shared.bus import Bus
 from shared.events import (
+    CorpusUpdated,
     DatasetReady,
     DeadLetter,
     Example,
     ExamplesHarvested,
     HarvestCompleted,
     Provenance,
+    Subject,
+    decode,
 )
 from shared.registry import Registry
 from shared.settings import CommonSettings
@@ -82,22 +86,27 @@ async def test_dataset_redelivery_and_history(bus: Bus, judge: Registry) -> None
         raise AssertionError("staged batches were left behind")
 
     # A redelivery after the dedup window, when the published marker is gone too: the assembler
-    # must rebuild the same dataset from the history pinned for this cycle, not find every
-    # example a duplicate of itself.
+    # must rebuild the same corpus version and dataset from the history and corpus pinned for this
+    # cycle, not find every example a duplicate of itself.
     # (Staged verdicts are deleted once the dataset is out; a crash before that leaves them
     # in place, so put them back the way the filter workers made them.)
-    await state.kv.delete(f"done.dataset.{cycle}")
+    await state.kv.delete(f"done.announced.cycle.{cycle}")
     await _cycle(bus, examples, cycle)
     deadline = asyncio.get_running_loop().time() + 30
-    while (again := await state.marked("dataset", cycle)) is None:
+    while (again := await state.marked("announced", f"cycle.{cycle}")) is None:
         assert asyncio.get_running_loop().time() < deadline, "the redelivered harvest.completed was not assembled"
         await asyncio.sleep(0.2)
-    rebuilt = DatasetReady.model_validate_json(again)
-    assert (rebuilt.dataset_id, rebuilt.kept) == (ready.dataset_id, ready.kept)
+    rebuilt = next(decode(subject, data.encode()) for subject, data in json.loads(again)
+                   if subject == Subject.DATASET_READY)
+    assert (rebuilt.dataset_id, rebuilt.kept, rebuilt.corpus_version) == (ready.dataset_id, ready.kept,
+                                                                          ready.corpus_version)
 
-    # The next cycle with the same examples has nothing new to train on: said, not trained.
+    # The next cycle with the same examples adds nothing to the corpus (every one a duplicate of
+    # history), and still trains on everything learned so far: the corpus snapshot, replayed.
     later = await _cycle(bus, examples)
     events = await events_of(bus, later, 10, timeout=60, until=(DatasetReady, DeadLetter))
-    dead = events[-1]
-    assert isinstance(dead, DeadLetter) and "empty after judging" in dead.reason
-    assert "duplicate:history" in dead.reason
+    update = next(e for e in events if isinstance(e, CorpusUpdated))
+    replay = events[-1]
+    assert update.added == 0 and update.live == len(examples) and update.training
+    assert isinstance(replay, DatasetReady), events
+    assert (replay.kept, replay.new, replay.replayed) == (len(examples), 0, len(examples))

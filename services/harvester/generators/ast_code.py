@@ -383,6 +383,7 @@ class AstCode:
         # is left to full runs.
         only = changed_paths(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
         modules, known = load_modules(root, ctx, only)
+        ctx.read_paths(NAME, root, only, {m.rel for m in modules})
         for mod in modules:
             for node in mod.tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -121,8 +121,9 @@ class Docs:
         if root is None or not ctx.plan.docs:
             return
         only = changed_docs(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
-        for path in doc_files(root, ctx):
-            rel = path.relative_to(root).as_posix()
+        files = [(p, p.relative_to(root).as_posix()) for p in doc_files(root, ctx)]
+        ctx.read_paths(NAME, root, only, {rel for _, rel in files})
+        for path, rel in files:
             if only is not None and rel not in only:
                 continue
             if SKIP_FILES.match(path.name):

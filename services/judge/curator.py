@@ -1,0 +1,50 @@
+"""When a specialist trains: the judge's curator decisions, pure.
+
+A manual cycle (`ouro cycle`) and a rejection's feedback round train at once. A commit, a session
+or a scheduled harvest grows the corpus and trains only when the specialist's `min_new_examples`
+are new since the last training. While a training of the specialist runs, a trigger that would
+start another is coalesced into one next run, started when the running one is decided. A
+training that got no decision by its deadline no longer blocks: its cycle is reported failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+
+class InFlight(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cycle_id: str
+    since: datetime
+    pending: str | None = None  # a trigger that arrived meanwhile: run once more when this one is decided
+
+    def expired(self, now: datetime, deadline_s: float) -> bool:
+        return now - self.since > timedelta(seconds=deadline_s)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: bool
+    coalesce: bool  # remember the trigger and run once the running training is decided
+    why: str
+
+
+FORCED = frozenset({"manual", "feedback"})
+
+
+def decide(reason: str, new: int, min_new: int, running: InFlight | None) -> Decision:
+    if reason in FORCED:
+        return Decision(train=True, coalesce=False, why=f"{reason}: trains at once")
+    if reason == "schedule" and new == 0:
+        return Decision(train=False, coalesce=False, why="scheduled, but nothing is new since the last training")
+    if reason not in ("schedule", "coalesced") and new < min_new:
+        return Decision(train=False, coalesce=False,
+                        why=f"{new} new since the last training; trains at {min_new} (or on schedule)")
+    if running is not None:
+        return Decision(train=False, coalesce=True,
+                        why=f"training {running.cycle_id[:12]} is running: this trigger runs once it is decided")
+    return Decision(train=True, coalesce=False, why=f"{reason}: {new} new since the last training")
