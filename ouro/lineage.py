@@ -40,7 +40,11 @@ async def corpus_status(bus: Bus, specialist: str) -> dict[str, object]:
                "updated_at": manifest.updated_at.isoformat()}
     if running:
         r = InFlight.model_validate_json(running)
-        out["training"] = {"cycle_id": r.cycle_id, "since": r.since.isoformat(), "pending": r.pending}
+        out["training"] = {"cycle_id": r.cycle_id, "since": r.since.isoformat(), "pending": r.pending,
+                           "attempt": r.attempts}
+    failed = await state.marked("failed", specialist)
+    if failed:
+        out["last_failed_cycle"] = json.loads(failed)
     return out
 
 

@@ -4,7 +4,10 @@ A manual cycle (`ouro cycle`) and a rejection's feedback round train at once. A 
 or a scheduled harvest grows the corpus and trains only when the specialist's `min_new_examples`
 are new since the last training. While a training of the specialist runs, a trigger that would
 start another is coalesced into one next run, started when the running one is decided. A
-training that got no decision by its deadline no longer blocks: its cycle is reported failed.
+training that got no decision by its deadline is re-run once from its last completed stage (the
+same dataset.ready under a new cycle id: each stage that finished re-announces its recorded result,
+so nothing is trained, evaluated or decided twice), and after a second deadline it is marked failed
+and no longer blocks.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ class InFlight(BaseModel):
     cycle_id: str
     since: datetime
     pending: str | None = None  # a trigger that arrived meanwhile: run once more when this one is decided
+    attempts: int = 1  # a training with no decision by its deadline is re-run once, then failed
+    ready: str | None = None  # the dataset.ready that started it (JSON), to re-run from
 
     def expired(self, now: datetime, deadline_s: float) -> bool:
         return now - self.since > timedelta(seconds=deadline_s)
@@ -48,3 +53,10 @@ def decide(reason: str, new: int, min_new: int, running: InFlight | None) -> Dec
         return Decision(train=False, coalesce=True,
                         why=f"training {running.cycle_id[:12]} is running: this trigger runs once it is decided")
     return Decision(train=True, coalesce=False, why=f"{reason}: {new} new since the last training")
+
+
+def overdue(running: InFlight, now: datetime, deadline_s: float) -> str | None:
+    """What to do with a training past its deadline: "rerun" (once), "fail", or None (still in time)."""
+    if not running.expired(now, deadline_s):
+        return None
+    return "rerun" if running.attempts < 2 and running.ready else "fail"

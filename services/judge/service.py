@@ -33,7 +33,7 @@ from services.judge.batch import BatchVerdicts, filter_batch
 from services.judge.config import JudgeConfig
 from services.judge.core import assemble, build_filters, dataset_from_snapshot
 from services.judge.corpus import Corpus, CorpusManifest, aged_out, snapshot, stale
-from services.judge.curator import InFlight, decide
+from services.judge.curator import InFlight, decide, overdue
 from services.judge.dataset import write_dataset
 from services.judge.decontaminate import decontaminate, load_index
 from services.judge.dedup import DedupHistory
@@ -232,6 +232,10 @@ class Judge:
         """Each specialist's training schedule; a slot is claimed by CAS in KV, so it fires once
         across restarts and replicas, and a slot missed while the loop was down fires once."""
         while True:
+            try:
+                await self.check_deadlines(utcnow())
+            except Exception:  # noqa: BLE001 - retried at the next tick
+                log.exception("checking training deadlines failed")
             for sp in specialists().names:
                 try:
                     slot = Cron.parse(profile(sp).cadence.train).previous(utcnow())
@@ -258,12 +262,12 @@ class Judge:
             out = Path(tmp) / "dataset"
             await asyncio.to_thread(write_dataset, ds, out)
             ref = await put_dir(self.store, f"datasets/{sp}/{ds.dataset_id}", out)
-        await self._set_running(sp, InFlight(cycle_id=cycle_id, since=now))
         ready = DatasetReady(
             event_id=derived_id("dataset", cycle_id), cycle_id=cycle_id, specialist=sp, dataset_id=ds.dataset_id,
             ref=ref, kept=len(ds.examples), dropped=ds.report.dropped, mix={c: m.kept for c, m in snap.mix.items()},
             corpus_version=corpus.version, new=snap.new, replayed=snap.replayed, reason=reason,
         )
+        await self._set_running(sp, InFlight(cycle_id=cycle_id, since=now, ready=ready.model_dump_json()))
         return corpus.mark_trained(), ready
 
     async def _running(self, sp: str, now: datetime) -> InFlight | None:
@@ -271,12 +275,36 @@ class Judge:
         if raw is None:
             return None
         running = InFlight.model_validate_json(raw)
-        if running.expired(now, self.settings.training_deadline_s):
-            log.error("cycle %s of %s got no decision within %.0f s: counted failed, no longer blocking training",
-                      running.cycle_id, sp, self.settings.training_deadline_s)
-            metrics.CYCLES_FAILED.labels(sp, "deadline").inc()
-            return None
-        return running
+        # past its deadline twice over: whatever became of it, it no longer blocks a new training
+        return None if running.expired(now, 2 * self.settings.training_deadline_s) else running
+
+    async def check_deadlines(self, now: datetime) -> None:
+        """A training with no decision by its deadline is re-run once from its last completed
+        stage, then marked failed (`ouro status` shows it)."""
+        for sp in specialists().names:
+            raw = await self.state.marked("training", sp)
+            if raw is None:
+                continue
+            running = InFlight.model_validate_json(raw)
+            match overdue(running, now, self.settings.training_deadline_s):
+                case "rerun":
+                    old = DatasetReady.model_validate_json(running.ready or "")
+                    cycle_id = derived_id("rerun", running.cycle_id)
+                    again = old.model_copy(update={"cycle_id": cycle_id, "event_id": derived_id("dataset", cycle_id)})
+                    await self._set_running(sp, running.model_copy(update={
+                        "cycle_id": cycle_id, "since": now, "attempts": running.attempts + 1,
+                        "ready": again.model_dump_json()}))
+                    await self.bus.publish(again)
+                    log.warning("cycle %s of %s got no decision in %.0f s: re-run once as %s", running.cycle_id,
+                                sp, self.settings.training_deadline_s, cycle_id)
+                case "fail":
+                    reason = (f"no decision within {self.settings.training_deadline_s:.0f} s, "
+                              f"{running.attempts} attempt(s)")
+                    await self.state.mark("failed", sp, json.dumps(
+                        {"cycle_id": running.cycle_id, "reason": reason, "at": now.isoformat()}).encode())
+                    await self.state.kv.delete(f"done.training.{sp}")
+                    metrics.CYCLES_FAILED.labels(sp, "deadline").inc()
+                    log.error("cycle %s of %s failed: %s", running.cycle_id, sp, reason)
 
     async def _set_running(self, sp: str, running: InFlight) -> None:
         await self.state.mark("training", sp, running.model_dump_json().encode())
