@@ -71,7 +71,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ouro.stack import Stack
 
     settings = CommonSettings()
-    stack = Stack(settings.data_dir, env=_stack_env(args), port=args.port).start()
+    stack = Stack(settings.data_dir, env=_stack_env(args), port=args.port, tls=args.tls).start()
     print(f"nats at {stack.url}; services: {', '.join(stack.procs)}; logs in {stack.logs}. Ctrl-C stops.", flush=True)
     stopping = False
 
@@ -81,11 +81,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    from ouro.supervisor import Supervisor
+
+    supervisor = Supervisor(stack)
     try:
+        # Exits only on Ctrl-C / SIGTERM: a service that dies is started again (with backoff);
+        # its unacked work is redelivered to the new process.
         while not stopping:
-            if dead := stack.dead():
-                print(f"service exited: {dead}; see {stack.logs}", file=sys.stderr)
-                return 1
+            supervisor.tick()
             time.sleep(0.5)
     finally:
         print("stopping services and nats-server...", flush=True)
@@ -123,12 +126,16 @@ async def _status(url: str) -> int:
     try:
         registry = Registry(await bus.kv(REGISTRY_BUCKET))
         out: dict[str, object] = {"champions": {}, "consumers": {}}
+        from ouro.lineage import corpus_status
+
+        out["corpus"] = {}
         for sp in specialists().names:
             champ, rev = await registry.champion(sp)
             out["champions"][sp] = (  # type: ignore[index]
                 {"checkpoint_id": champ.checkpoint_id, "overall": champ.overall, "revision": rev,
                  "promoted_at": champ.promoted_at.isoformat(), "reason": champ.reason} if champ else None
             )
+            out["corpus"][sp] = await corpus_status(bus, sp)  # type: ignore[index]
         for info in await bus.js.consumers_info(STREAM_NAME):
             if not info.config.durable_name:
                 continue  # an ephemeral reader (a `cycle --wait` follower), not a service
@@ -137,6 +144,9 @@ async def _status(url: str) -> int:
             }
         stream = await bus.js.stream_info(STREAM_NAME)
         out["events"] = stream.state.messages
+        from ouro.supervisor import read_restarts
+
+        out["restarts"] = read_restarts(CommonSettings().data_dir)  # written by `ouro up`
         print(json.dumps(out, indent=2))
     finally:
         await bus.close()
@@ -196,6 +206,30 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return asyncio.run(_rollback(CommonSettings().nats_url, args.specialist, args.to))
 
 
+async def _lineage(url: str, checkpoint_id: str, as_json: bool) -> int:
+    from ouro.lineage import lineage
+    from shared.bus import Bus
+
+    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    try:
+        info = await lineage(bus, checkpoint_id)
+    except LookupError as err:
+        print(f"ouro lineage: {err}", file=sys.stderr)
+        return 2
+    finally:
+        await bus.close()
+    if as_json:
+        print(json.dumps(info, sort_keys=True))
+    else:
+        for key, value in info.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    return asyncio.run(_lineage(args.nats_url or CommonSettings().nats_url, args.checkpoint, args.json))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -216,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("up", help="embedded NATS + the five services in the foreground")
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument("--base-model")
+    sp.add_argument("--tls", action="store_true",
+                    help="NATS over TLS only, with a CA and certificate made under <data_dir>/auth/tls "
+                         "(clients: OURO_NATS_URL=tls://...)")
     sp.set_defaults(func=cmd_up)
 
     sp = sub.add_parser("cycle", help="start one cycle on a running loop")
@@ -230,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=50)
     sp.add_argument("--cycle", help="only this cycle id")
     sp.set_defaults(func=cmd_history)
+
+    sp = sub.add_parser("lineage", help="a checkpoint's parent, dataset, corpus version and the commits behind it")
+    sp.add_argument("checkpoint")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--nats-url", help="default: OURO_NATS_URL")
+    sp.set_defaults(func=cmd_lineage)
 
     sp = sub.add_parser("rollback", help="restore an archived champion (the latest by default)")
     sp.add_argument("--specialist", choices=names, required=True)

@@ -36,7 +36,9 @@ def cmd_hooks_install(args: argparse.Namespace) -> int:
     from services.harvester.hooks import HookError, install
 
     try:
-        done = install(Path(args.repo), nats_url=args.nats_url or _settings_url())
+        from shared.settings import CommonSettings
+
+        done = install(Path(args.repo), nats_url=args.nats_url or _settings_url(), data_dir=CommonSettings().data_dir)
     except HookError as err:
         print(f"ouro hooks install: {err}", file=sys.stderr)
         return 2

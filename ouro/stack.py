@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from shared.nats_auth import ClientAuth, ensure_credentials, read_auth
 from shared.nats_server import EmbeddedNats, free_port, port_open
 
 SERVICES = ("harvester", "judge", "trainer", "evaluator", "promoter")
@@ -28,8 +29,13 @@ class Stack:
         port: int | None = None,
         services: tuple[str, ...] = SERVICES,
         service_env: dict[str, dict[str, str]] | None = None,
+        tls: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Every process connects as its own NATS identity (shared/nats_auth.py); the passwords
+        # and the server config are made here on first start and reused; anonymous is refused.
+        self.auth_dir = self.data_dir / "auth"
+        self.tls = tls
         self.logs = self.data_dir / "logs"
         self.extra_env = env or {}
         self.port = port
@@ -58,13 +64,22 @@ class Stack:
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             }
         )
+        if self.tls:
+            env["OURO_NATS_CA"] = str(self.auth_dir / "tls" / "ca.pem")
         env.update(self.extra_env)
         return env
 
     def start(self) -> Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         port = self.port or (4222 if not port_open(4222) else free_port())
-        self.nats = EmbeddedNats(self.data_dir / "nats", port=port, log_file=self.logs / "nats.log").start()
+        tls = None
+        if self.tls:
+            from shared.nats_tls import ensure_tls
+
+            tls = ensure_tls(self.auth_dir / "tls")
+        config = ensure_credentials(self.auth_dir, tls)
+        self.nats = EmbeddedNats(self.data_dir / "nats", port=port, log_file=self.logs / "nats.log", config=config,
+                                 tls=self.tls).start()
         for name in self.services:
             self.spawn(name)
         return self
@@ -72,13 +87,20 @@ class Stack:
     def spawn(self, name: str, service: str | None = None) -> subprocess.Popen[bytes]:
         """Start process `name` running `services.<service>` (default: the service called `name`)."""
         log = open(self.logs / f"{name}.log", "ab")
-        env = self.env() | self.service_env.get(name, {})
+        identity = service or name
+        env = self.env() | {"OURO_NATS_USER": identity,
+                            "OURO_NATS_PASSWORD_FILE": str(self.auth_dir / f"{identity}.password")}
+        env |= self.service_env.get(name, {})
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{service or name}"], cwd=ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )
         self.procs[name] = proc
         return proc
+
+    def auth(self, identity: str) -> ClientAuth:
+        """The credentials of `identity` (e.g. "operator", or "admin" for a test's inspection)."""
+        return read_auth(self.auth_dir, identity, self.auth_dir / "tls" / "ca.pem" if self.tls else None)
 
     def kill(self, name: str) -> None:
         """SIGKILL: no cleanup, no ack, no goodbye: what a crash looks like to the bus."""

@@ -43,6 +43,7 @@ from nats.js.object_store import ObjectStore
 
 from shared import metrics
 from shared.events import STREAM_NAME, SUBJECT_OF, DeadLetter, Event, Subject, decode, derived_id, subject_of
+from shared.nats_auth import ClientAuth, client_auth
 
 log = logging.getLogger("ouro.bus")
 
@@ -125,13 +126,21 @@ class Bus:
 
     @classmethod
     async def connect(
-        cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0, replicas: int = 1
+        cls, url: str, service: str, *, attempts: int = 0, max_backoff: float = 10.0, replicas: int = 1,
+        auth: ClientAuth | None = None,
     ) -> Bus:
-        """Connect, retrying with backoff (attempts=0: forever) and saying so in the log."""
+        """Connect, retrying with backoff (attempts=0: forever) and saying so in the log.
+
+        `auth`: who to be on the bus; None: the settings' identity, else the operator's
+        credentials in this data dir, else anonymous (`shared.nats_auth.client_auth`)."""
+        auth = auth or client_auth("operator")
         delay, attempt = 0.5, 0
         closing: list[bool] = []  # set by close(): a disconnect then is the goodbye, not a fault
 
         async def on_error(err: Exception) -> None:  # nats-py's default logs a traceback per try
+            if "permissions violation" in str(err).lower():  # our identity may not do that: a bug or an attack
+                log.error("%s: refused by NATS: %s", service, err)
+                return
             log.warning("%s: NATS at %s unreachable or failing (%s); retrying", service, url, err or type(err).__name__)
 
         async def on_disconnect() -> None:
@@ -156,6 +165,7 @@ class Bus:
                     error_cb=on_error,
                     disconnected_cb=on_disconnect,
                     reconnected_cb=on_reconnect,
+                    **(auth.options() if auth else {}),
                 )
                 bus = cls(nc, service, replicas)
                 bus._closing = closing
@@ -191,10 +201,14 @@ class Bus:
             num_replicas=self.replicas,
         )
         try:
-            await self.js.stream_info(STREAM_NAME)
-            await self.js.update_stream(config)
+            current = (await self.js.stream_info(STREAM_NAME)).config
         except NotFoundError:
             await self.js.add_stream(config)
+            return
+        # Only an operator may change the stream: update it only when it differs from ours.
+        if any(getattr(current, f) != getattr(config, f) for f in
+               ("subjects", "retention", "storage", "duplicate_window", "max_msg_size", "num_replicas")):
+            await self.js.update_stream(config)
 
     async def publish(self, event: Event) -> None:
         subject = subject_of(event)

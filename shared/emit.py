@@ -35,6 +35,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 
 from shared.events import ChatMessage, Event, SessionsNew, decode, new_id, subject_of
+from shared.nats_auth import client_auth
 
 log = logging.getLogger("ouro.emit")
 TOO_LARGE = "too_large.jsonl"  # events the server can never accept: kept for audit, not resent
@@ -144,10 +145,12 @@ async def _connect(nats_url: str, timeout: float) -> NATS | None:
 
     # nats-py only gives up on a server after `max_reconnect_attempts` (> 0) failures, sleeping
     # `reconnect_time_wait` between them: 0 would retry forever, the default wait costs 2 s.
+    auth = client_auth("emitter")  # OURO_NATS_USER/..., else the emitter's password in the data dir
     try:
         return await asyncio.wait_for(
             nats.connect(nats_url, name="ouro-emit", connect_timeout=timeout, allow_reconnect=False,
-                         max_reconnect_attempts=1, reconnect_time_wait=0, error_cb=quiet),
+                         max_reconnect_attempts=1, reconnect_time_wait=0, error_cb=quiet,
+                         **(auth.options() if auth else {})),
             timeout * 2,
         )
     except Exception as err:  # noqa: BLE001 - refused, unresolvable, slow: all mean "spool it"

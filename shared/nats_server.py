@@ -45,23 +45,29 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class EmbeddedNats:
     """One nats-server process; `with EmbeddedNats(...) as n: n.url`."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(self, store_dir: Path, port: int | None = None, log_file: Path | None = None,
+                 config: Path | None = None, tls: bool = False) -> None:
         self.store_dir = Path(store_dir)
+        # A server config (shared/nats_auth.py: users, permissions, TLS); None: anonymous clients.
+        self.config = config
+        self.tls = tls
         self.port = port or free_port()
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedNats:
         if port_open(self.port):
             raise NatsServerError(f"port {self.port} is already in use: is another nats-server running?")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        config = ["-c", str(self.config)] if self.config else []
         self.proc = subprocess.Popen(
-            [str(nats_server_binary()), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store_dir)],
+            [str(nats_server_binary()), *config, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+             "-sd", str(self.store_dir)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from shared import metrics
 from shared.bus import Bus, Consumer
+from shared.nats_auth import client_auth
 from shared.settings import CommonSettings
 from shared.specialists import specialists
 
@@ -77,7 +78,8 @@ async def run_service(name: str, settings: CommonSettings, setup: Setup) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     metrics.serve_metrics(settings.metrics_port)
-    bus = await Bus.connect(settings.nats_url, name, attempts=settings.connect_attempts, replicas=settings.replicas)
+    bus = await Bus.connect(settings.nats_url, name, attempts=settings.connect_attempts, replicas=settings.replicas,
+                            auth=client_auth(name, settings))
     table = await setup(bus)
     async with running(bus, table, stop):
         log.info("%s ready", name)

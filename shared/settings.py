@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,12 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OURO_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # Who this process is on the bus (shared/nats_auth.py). Unset: the identity's password that
+    # `ouro up` wrote under <data_dir>/auth, if any. The password file suits mounted secrets.
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
+    nats_password_file: Path | None = None
+    nats_ca: Path | None = None  # the CA that signed the server's certificate (tls:// URLs)
     data_dir: Path = Path(".ouro")
     # "smollm2-135m-instruct" (the embedded default), a Hugging Face model directory, or a .gguf file.
     base_model: str = "smollm2-135m-instruct"

@@ -62,8 +62,11 @@ def hooks_dir(repo: Path) -> Path:
     return (path if path.is_absolute() else Path(repo) / path).resolve()
 
 
-def render(*, python: Path, project_root: Path, nats_url: str, git_dir: Path, chained: Path | None) -> str:
+def render(*, python: Path, project_root: Path, nats_url: str, git_dir: Path, chained: Path | None,
+           data_dir: Path | None = None) -> str:
     q = shlex.quote
+    # The emitter's NATS password is read at emit time from <data_dir>/auth (never copied in here).
+    auth = f"OURO_DATA_DIR={q(str(data_dir))} " if data_dir else ""
     ouro = git_dir / "ouro"
     run_chained = (
         f'if [ -x {q(str(chained))} ]; then {q(str(chained))} "$@"; status=$?; fi\n' if chained else ""
@@ -77,14 +80,15 @@ status=0
 branch=$(git symbolic-ref --short -q HEAD || echo HEAD)
 top=$(git rev-parse --show-toplevel)
 mkdir -p {q(str(ouro))}
-PYTHONPATH={q(str(project_root))}${{PYTHONPATH:+:$PYTHONPATH}} nohup {q(str(python))} -m ouro.hooks_cli emit commit \\
+{auth}PYTHONPATH={q(str(project_root))}${{PYTHONPATH:+:$PYTHONPATH}} \\
+  nohup {q(str(python))} -m ouro.hooks_cli emit commit \\
   --repo "$top" --sha "$sha" --branch "$branch" --nats-url {q(nats_url)} --spool-dir {q(str(ouro / "spool"))} \\
   </dev/null >>{q(str(ouro / "hook.log"))} 2>&1 &
 exit $status
 """
 
 
-def install(repo: Path, *, nats_url: str, python: Path | None = None) -> Installed:
+def install(repo: Path, *, nats_url: str, python: Path | None = None, data_dir: Path | None = None) -> Installed:
     """Write the post-commit hook of `repo`, chaining any existing foreign hook; idempotent."""
     repo = Path(repo).resolve()
     gdir = git_dir_of(repo)
@@ -99,7 +103,8 @@ def install(repo: Path, *, nats_url: str, python: Path | None = None) -> Install
     chained = chained_path if chained_path.exists() else None
     project_root = Path(__file__).resolve().parents[2]
     text = render(python=Path(python or sys.executable).absolute(), project_root=project_root,
-                  nats_url=nats_url, git_dir=gdir, chained=chained)
+                  nats_url=nats_url, git_dir=gdir, chained=chained,
+                  data_dir=Path(data_dir).resolve() if data_dir else None)
     tmp = hook.with_name(".post-commit.ouro.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRUSR)
