@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from ouro.client import CliError, connect, loop_url
 from shared.events import Event, decode
 from shared.models import offline
 from shared.settings import CommonSettings
@@ -33,10 +34,12 @@ def _print_progress(elapsed: float, event: Event) -> None:
 
 
 async def _cycle(args: argparse.Namespace, url: str) -> int:
+    from ouro.client import connect
     from ouro.cycle import new_request, run_cycle, score_table, summary_line
     from shared.bus import Bus
 
-    bus = await Bus.connect(url, "ouro-cli", attempts=args.connect_attempts)
+    bus = await (Bus.connect(url, "ouro-cli", attempts=args.connect_attempts) if args.command == "run"
+                 else connect(url))
     try:
         repo = str(Path(args.repo).resolve()) if args.repo else None
         sessions = str(Path(args.sessions).resolve()) if args.sessions else None
@@ -57,7 +60,12 @@ async def _cycle(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_cycle(args: argparse.Namespace) -> int:
-    return asyncio.run(_cycle(args, CommonSettings().nats_url))
+    from ouro.client import loop_url
+
+    for name, value in (("--repo", args.repo), ("--sessions", args.sessions)):
+        if value and not Path(value).exists():
+            raise CliError(f"{name} {value} does not exist")
+    return asyncio.run(_cycle(args, loop_url(args.nats_url)))
 
 
 def _stack_env(args: argparse.Namespace) -> dict[str, str]:
@@ -81,9 +89,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    from ouro.client import clear_loop, record_loop
     from ouro.supervisor import Supervisor
 
     supervisor = Supervisor(stack)
+    record_loop(settings.data_dir, stack.url)  # client commands find this loop without --nats-url
     try:
         # Exits only on Ctrl-C / SIGTERM: a service that dies is started again (with backoff);
         # its unacked work is redelivered to the new process.
@@ -92,6 +102,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             time.sleep(0.5)
     finally:
         print("stopping services and nats-server...", flush=True)
+        clear_loop(settings.data_dir)
         stack.stop()
     return 0
 
@@ -118,11 +129,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _status(url: str) -> int:
-    from shared.bus import Bus
     from shared.events import STREAM_NAME
     from shared.registry import REGISTRY_BUCKET, Registry
 
-    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    bus = await connect(url)
     try:
         registry = Registry(await bus.kv(REGISTRY_BUCKET))
         out: dict[str, object] = {"champions": {}, "consumers": {}}
@@ -154,15 +164,14 @@ async def _status(url: str) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return asyncio.run(_status(CommonSettings().nats_url))
+    return asyncio.run(_status(loop_url(args.nats_url)))
 
 
 async def _history(url: str, limit: int, cycle: str | None) -> int:
     from ouro.cycle import describe
-    from shared.bus import Bus
     from shared.events import STREAM_NAME
 
-    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    bus = await connect(url)
     try:
         info = await bus.js.stream_info(STREAM_NAME)
         first, last = info.state.first_seq, info.state.last_seq
@@ -173,9 +182,11 @@ async def _history(url: str, limit: int, cycle: str | None) -> int:
                 event = decode(raw.subject, raw.data)
             except Exception:  # noqa: BLE001 - deleted or foreign message: skip it
                 continue
-            if cycle and event.cycle_id != cycle:
+            if cycle and not event.cycle_id.startswith(cycle):  # history prints 8-character ids
                 continue
             lines.append(f"{seq:>6} {event.occurred_at:%Y-%m-%d %H:%M:%S} {event.cycle_id[:8]} {describe(event)}")
+        if not lines:
+            raise CliError(f"no events of cycle {cycle!r} in the stream" if cycle else "the stream is empty")
         print("\n".join(lines[-limit:]))
     finally:
         await bus.close()
@@ -183,14 +194,13 @@ async def _history(url: str, limit: int, cycle: str | None) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    return asyncio.run(_history(CommonSettings().nats_url, args.limit, args.cycle))
+    return asyncio.run(_history(loop_url(args.nats_url), args.limit, args.cycle))
 
 
 async def _rollback(url: str, specialist: str, to: str | None) -> int:
-    from shared.bus import Bus
     from shared.registry import REGISTRY_BUCKET, Registry
 
-    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    bus = await connect(url)
     try:
         record = await Registry(await bus.kv(REGISTRY_BUCKET)).rollback(specialist, to)
         print(json.dumps({"specialist": specialist, "champion": record.checkpoint_id, "overall": record.overall}))
@@ -203,14 +213,13 @@ async def _rollback(url: str, specialist: str, to: str | None) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    return asyncio.run(_rollback(CommonSettings().nats_url, args.specialist, args.to))
+    return asyncio.run(_rollback(loop_url(args.nats_url), args.specialist, args.to))
 
 
 async def _lineage(url: str, checkpoint_id: str, as_json: bool) -> int:
     from ouro.lineage import lineage
-    from shared.bus import Bus
 
-    bus = await Bus.connect(url, "ouro-cli", attempts=3)
+    bus = await connect(url)
     try:
         info = await lineage(bus, checkpoint_id)
     except LookupError as err:
@@ -227,11 +236,12 @@ async def _lineage(url: str, checkpoint_id: str, as_json: bool) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    return asyncio.run(_lineage(args.nats_url or CommonSettings().nats_url, args.checkpoint, args.json))
+    return asyncio.run(_lineage(loop_url(args.nats_url), args.checkpoint, args.json))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show tracebacks and the bus's own log lines")
     sub = p.add_subparsers(dest="command", required=True)
     names = list(specialists().names)
 
@@ -240,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--repo", help="git repository to mine (default: none)")
         sp.add_argument("--sessions", help="session log file or directory")
         sp.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the decision")
-        sp.add_argument("--connect-attempts", type=int, default=20)
+        sp.add_argument("--connect-attempts", type=int, default=20, help="(ouro run) tries to reach its own NATS")
+        sp.add_argument("--nats-url", help="the loop to use (default: OURO_NATS_URL, else the running `ouro up`)")
 
     sp = sub.add_parser("run", help="embedded NATS + services, one cycle, print the decision, stop")
     cycle_args(sp)
@@ -260,23 +271,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--wait", action="store_true", help="follow the cycle and print the decision")
     sp.set_defaults(func=cmd_cycle)
 
-    sp = sub.add_parser("status", help="champions and consumer backlogs")
+    url_help = "the loop to use (default: OURO_NATS_URL, else the running `ouro up`, else nats://127.0.0.1:4222)"
+    sp = sub.add_parser("status", help="champions, corpus, training in flight, restarts and consumer backlogs")
+    sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("history", help="the event chronicle")
-    sp.add_argument("--limit", type=int, default=50)
-    sp.add_argument("--cycle", help="only this cycle id")
+    sp.add_argument("--limit", type=int, default=50, help="at most this many lines (default: 50)")
+    sp.add_argument("--cycle", help="only this cycle (an id or the short id history prints)")
+    sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_history)
 
     sp = sub.add_parser("lineage", help="a checkpoint's parent, dataset, corpus version and the commits behind it")
     sp.add_argument("checkpoint")
     sp.add_argument("--json", action="store_true")
-    sp.add_argument("--nats-url", help="default: OURO_NATS_URL")
+    sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_lineage)
 
     sp = sub.add_parser("rollback", help="restore an archived champion (the latest by default)")
     sp.add_argument("--specialist", choices=names, required=True)
-    sp.add_argument("--to", help="checkpoint id to restore")
+    sp.add_argument("--to", help="checkpoint id to restore (default: the champion before the current one)")
+    sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_rollback)
 
     from ouro import hooks_cli, offline_cores
@@ -291,14 +306,27 @@ def main(argv: list[str] | None = None) -> int:
     from shared.service import configure_logging
 
     configure_logging()
-    logging.getLogger("ouro.bus").setLevel(logging.WARNING)  # the CLI's own connects are not news
     try:
         parser = build_parser()  # loads the specialist file: its choices are the --specialist choices
     except SpecialistConfigError as err:
         print(f"ouro: {err}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    return args.func(args)
+    if not args.debug:  # the CLI's own connects and retries are not news; a failure is one line below
+        logging.getLogger("ouro.bus").setLevel(logging.CRITICAL)
+    try:
+        return args.func(args)
+    except CliError as err:
+        print(f"ouro {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - one line for a person; --debug for the traceback
+        if args.debug:
+            raise
+        print(f"ouro {args.command}: {type(err).__name__}: {err} (run `ouro --debug {args.command} ...` for the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

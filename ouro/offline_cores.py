@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ouro.client import CliError
 from shared.settings import CommonSettings
 from shared.specialists import specialists
 
@@ -43,6 +44,15 @@ def cmd_harvest(args: argparse.Namespace) -> int:
     if args.external:
         overrides["external"] = [_external(x) for x in args.external]
     settings = HarvesterSettings().model_copy(update=overrides)
+    from services.harvester.core import validate
+    from services.harvester.plan import HarvestPlan
+
+    try:  # the inputs first: a wrong path is said in milliseconds, not after converting the base model
+        validate(HarvestPlan(specialist=args.specialist, repo=Path(args.repo) if args.repo else None,
+                             sessions=Path(args.sessions) if args.sessions else None,
+                             tool_specs=tuple(Path(p) for p in args.tool_specs)))
+    except HarvestError as err:
+        raise CliError(str(err)) from None
     plan, why = build_plan(args.specialist, settings, repo=args.repo,
                            sessions=Path(args.sessions) if args.sessions else None, tokenizer_dir=_base_dir())
     if why:
@@ -84,6 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from services.trainer.settings import TrainerSettings
     from services.trainer.train import train_adapter
 
+    dataset = Path(args.dataset)
+    if not (dataset / "data").is_dir():
+        what = "does not exist" if not dataset.exists() else "is not a judged dataset (no data/ inside)"
+        raise CliError(f"--dataset {dataset} {what}; make one with `ouro judge --in EXAMPLES --out DIR`")
     settings = TrainerSettings()
     if args.max_steps is not None:
         settings = settings.model_copy(update={"max_steps": args.max_steps})
@@ -96,8 +110,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from services.evaluator.backends import OpenAIBackend, TransformersBackend
     from services.evaluator.evaluate import evaluate
     from services.evaluator.suites import load_suite
+    from shared.suites import SuiteError
 
-    suite = load_suite(args.suite)
+    if args.adapter and not (Path(args.adapter) / "adapter_config.json").is_file():
+        what = "does not exist" if not Path(args.adapter).exists() else "is not a PEFT adapter (no adapter_config.json)"
+        raise CliError(f"--adapter {args.adapter} {what}")
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as err:
+        raise CliError(str(err)) from None
     if args.endpoint:
         backend = OpenAIBackend(args.endpoint, model=args.model)
     else:
@@ -148,3 +169,4 @@ def add_parsers(sub: argparse._SubParsersAction, run: Callable[[argparse.Namespa
 
 def run(args: argparse.Namespace) -> int:
     return args.core(args)
+
