@@ -8,12 +8,17 @@ use in production (`OpenAIBackend`) is exercised against this server instead. It
 `POST /v1/chat/completions` (greedy, `max_tokens`) and `GET /v1/models`, one request at a time.
 Given the base model directory it also does what vLLM's `--enable-lora` runtime API does, which
 the promoter's hot-swap speaks: `POST /v1/load_lora_adapter {"lora_name", "lora_path"}` makes
-`lora_name` a model to ask for, `POST /v1/unload_lora_adapter {"lora_name"}` removes it.
+`lora_name` a model to ask for, `POST /v1/unload_lora_adapter {"lora_name"}` removes it; each
+adapter is its own PEFT model, so several are held at once and each request gets the one it names.
+It is strict where vLLM promises nothing: a request whose adapter is unloaded before its answer is
+sent fails (500), so a client that swaps adapters (the router) is tested against the worst case.
+`"stream": true` answers as server-sent events (the text is generated first, then sent in pieces).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +60,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _stream(self, model: str, text: str) -> None:
+        """OpenAI's chunked answer: a role delta, content deltas, a finish chunk, `[DONE]`."""
+        ident, created = f"chatcmpl-{time.monotonic_ns()}", int(time.time())
+
+        def event(delta: dict[str, str], finish: str | None = None) -> bytes:
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        self.wfile.write(event({"role": "assistant"}))
+        for piece in pieces:
+            self.wfile.write(event({"content": piece}))
+            self.wfile.flush()
+        self.wfile.write(event({}, "stop") + b"data: [DONE]\n\n")
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path.rstrip("/") != "/v1/models":
@@ -105,6 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             text = backend.generate([messages], max_tokens)[0]
+        if model != self.server.model_name and self.server.adapters.get(model) is not backend:
+            self._send(500, {"error": {"message": f"adapter {model} was unloaded while this request was running"}})
+            return
+        if body.get("stream"):
+            self._stream(model, text)
+            return
         self._send(
             200,
             {

@@ -50,6 +50,7 @@ class Conversation:
     session_id: str
     source: str
     turns: list[Turn] = field(default_factory=list)
+    route: str | None = None  # the specialist a router served the last turn with (`"route"` in the line)
 
 
 def _text(content: Any) -> str:
@@ -250,7 +251,7 @@ def parse_file(path: Path, root: Path, skips: Skips, data: bytes | None = None) 
         fmt = detect(obj)
         if fmt == "openai" or fmt == "sharegpt":
             sid = str(obj.get("id") or obj.get("session_id") or f"{rel}#{n}")
-            conv = Conversation(sid, rel)
+            conv = Conversation(sid, rel, route=obj["route"] if isinstance(obj.get("route"), str) else None)
             (parse_openai if fmt == "openai" else parse_sharegpt)(obj, conv)
             convs.append(conv)
         elif fmt == "agent":

@@ -56,11 +56,14 @@ def tool_json(call: ToolCall) -> str:
     return json.dumps({"name": call.name, "arguments": args}, ensure_ascii=False)
 
 
-def label(turn: Turn) -> tuple[str, str]:
-    """(route, intent) for a turn, from its tool calls first, then from the request's words."""
+def label(turn: Turn, routed: str | None = None) -> tuple[str, str]:
+    """(route, intent) for a turn, from its tool calls first, then the specialist a router served
+    it with (`routed`), then from the request's words."""
     for call in turn.tool_calls:
         if (route := route_of(call)) is not None:
             return route, f"delegate_to_{route}"
+    if routed in specialists():
+        return routed, f"delegate_to_{routed}" if routed != "orchestrator" else "answer"
     if turn.tool_calls:
         return "orchestrator", turn.tool_calls[0].name
     if _CODE.search(turn.user):
@@ -83,7 +86,8 @@ def split_rationale(answer: str) -> tuple[str, str] | None:
 
 
 def turn_drafts(conv: Conversation, turn: Turn, tools: list[str]) -> Iterator[Draft]:
-    route, intent = label(turn)
+    # the router's route applies to the request it served: the conversation's last turn
+    route, intent = label(turn, conv.route if turn is conv.turns[-1] else None)
     where = dict(generator=NAME, source=conv.source, session_id=conv.session_id, hint=route)
     yield Draft(task="intent",
                 messages=(("system", intent_system()), ("user", turn.user),
