@@ -7,6 +7,7 @@
     ouro harvest --repo . --out ex.jsonl ; ouro judge --in ex.jsonl --out ds/
     ouro train --dataset ds/ --out adapter/ ; ouro eval --adapter adapter/ --suite orchestrator
     ouro hooks install REPO ; ouro emit session FILE ; ouro emit flush
+    ouro export --specialist coder --format openai --out DIR ; ouro export --adapter CHECKPOINT --out DIR
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return rc
 
 
-async def _status(url: str) -> int:
+async def _status(url: str, as_json: bool = False) -> int:
     from shared.events import STREAM_NAME
     from shared.registry import REGISTRY_BUCKET, Registry
 
@@ -157,14 +158,38 @@ async def _status(url: str) -> int:
         from ouro.supervisor import read_restarts
 
         out["restarts"] = read_restarts(CommonSettings().data_dir)  # written by `ouro up`
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2) if as_json else status_table(out))
     finally:
         await bus.close()
     return 0
 
 
+def status_table(out: dict) -> str:  # noqa: ANN001 - the dict _status builds
+    """`ouro status` for a person: one row per specialist, then the services."""
+    rows = [f"{'specialist':<14} {'champion':<34} {'overall':>7}  {'corpus live/retired':>19} {'new':>5}  training"]
+    for sp, champ in out["champions"].items():
+        corpus = out["corpus"].get(sp, {})
+        who = f"{champ['checkpoint_id'][:16]} ({champ['reason']})" if champ else "base model (no champion yet)"
+        overall = f"{champ['overall']:.3f}" if champ else "-"
+        training = corpus.get("training")
+        doing = f"cycle {training['cycle_id'][:8]} since {training['since'][:19]}" if training else "idle"
+        if corpus.get("last_failed_cycle"):
+            doing += f"; last failed: {corpus['last_failed_cycle']['cycle_id'][:8]}"
+        rows.append(f"{sp:<14} {who:<34} {overall:>7}  {corpus.get('live', 0):>11}/{corpus.get('retired', 0):<7} "
+                    f"{corpus.get('new_since_training', 0):>5}  {doing}")
+    rows.append("")
+    rows.append(f"{'service durable':<18} {'pending':>8} {'in flight':>10} {'redelivered':>12} {'restarts':>9}")
+    restarts = {k: v.get("restarts", 0) for k, v in out.get("restarts", {}).items()}
+    for name, c in sorted(out["consumers"].items()):
+        service = name.split("-")[0]
+        rows.append(f"{name:<18} {c['pending']:>8} {c['in_flight']:>10} {c['redelivered']:>12} "
+                    f"{restarts.get(service, '-'):>9}")
+    rows.append(f"\n{out['events']} events in the stream; `ouro status --json` for scripts")
+    return "\n".join(rows)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    return asyncio.run(_status(loop_url(args.nats_url)))
+    return asyncio.run(_status(loop_url(args.nats_url), args.json))
 
 
 async def _history(url: str, limit: int, cycle: str | None) -> int:
@@ -273,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     url_help = "the loop to use (default: OURO_NATS_URL, else the running `ouro up`, else nats://127.0.0.1:4222)"
     sp = sub.add_parser("status", help="champions, corpus, training in flight, restarts and consumer backlogs")
+    sp.add_argument("--json", action="store_true", help="machine-readable (default: a table)")
     sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_status)
 
@@ -298,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     offline_cores.add_parsers(sub, offline_cores.run)
     hooks_cli.add_parsers(sub)
+    from ouro.export.cli import add_parser as add_export_parser
+
+    add_export_parser(sub)
     return p
 
 

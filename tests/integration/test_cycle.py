@@ -290,17 +290,24 @@ def _ouro(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_cli_status_history_rollback(stack: Stack) -> None:
-    status = json.loads(_ouro(stack, "status").stdout)
+    status = json.loads(_ouro(stack, "status", "--json").stdout)
     champion = status["champions"]["orchestrator"]["checkpoint_id"]
     assert status["consumers"]["trainer"]["pending"] == 0
+    assert status["corpus"]["orchestrator"]["live"] > 0
+    table = _ouro(stack, "status").stdout  # for a person: a table, and no "null" for a missing champion
+    assert champion[:16] in table and "base model (no champion yet)" in table and "null" not in table
     history = _ouro(stack, "history", "--limit", "200").stdout
     assert "PROMOTED" in history and "harvest requested" in history
+    short = next(line.split()[3] for line in history.splitlines() if "PROMOTED" in line)  # the 8-char id it prints
+    assert "PROMOTED" in _ouro(stack, "history", "--cycle", short).stdout
+    nothing = _ouro(stack, "history", "--cycle", "zzzzzzzz")
+    assert nothing.returncode == 2 and "no events of cycle 'zzzzzzzz'" in nothing.stderr
     assert await _archived(stack), "the kill tests' cycles should have replaced the first champion"
     done = _ouro(stack, "rollback", "--specialist", "orchestrator")
     assert done.returncode == 0, done.stderr
     restored = json.loads(done.stdout)["champion"]
     assert restored != champion
-    assert json.loads(_ouro(stack, "status").stdout)["champions"]["orchestrator"]["checkpoint_id"] == restored
+    assert json.loads(_ouro(stack, "status", "--json").stdout)["champions"]["orchestrator"]["checkpoint_id"] == restored
     # The promoter saw the rollback and counted it where Prometheus scrapes.
     deadline = time.monotonic() + 10
     while 'ouro_rollbacks_total{specialist="orchestrator"} 1.0' not in httpx.get(stack.metrics_url).text:
