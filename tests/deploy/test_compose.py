@@ -77,7 +77,7 @@ def test_compose_volumes_and_bind_mounts_exist(compose: dict) -> None:
                 assert source in compose["volumes"], f"{name}: volume {source} is not declared"
 
 
-def test_compose_vllm_profile_is_wired_to_the_promoter(compose: dict) -> None:
+def test_compose_vllm_profile_is_wired_to_the_router(compose: dict) -> None:
     vllm = compose["services"]["vllm"]
     assert vllm["profiles"] == ["gpu"]
     assert vllm["image"].startswith("vllm/vllm-openai")
@@ -86,15 +86,17 @@ def test_compose_vllm_profile_is_wired_to_the_promoter(compose: dict) -> None:
     assert vllm["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     port = vllm["command"][vllm["command"].index("--port") + 1]
 
-    # The promoter sends vLLM a path under <its data dir>/serving: vLLM must see the same path.
-    promoter = next(s for service, s in ouro_services(compose).values() if service == "promoter")
-    data_dir = compose_env(promoter)["OURO_DATA_DIR"]
-    promoter_volume = next(volume(v)[0] for v in promoter["volumes"] if volume(v)[1] == data_dir)
-    assert any(volume(v)[:2] == [promoter_volume, data_dir] for v in vllm["volumes"])
-    assert "OURO_PROMOTER_VLLM_URL" in promoter["environment"]
+    # The router loads the champions into vLLM from a path under its data dir: vLLM must see it.
+    router = next(s for service, s in ouro_services(compose).values() if service == "router")
+    assert router["profiles"] == ["gpu"]
+    assert compose_env(router)["OURO_ROUTER_BACKEND_URL"] == f"http://vllm:{port}"
+    data_dir = compose_env(router)["OURO_DATA_DIR"]
+    router_volume = next(volume(v)[0] for v in router["volumes"] if volume(v)[1] == data_dir)
+    assert any(volume(v)[:2] == [router_volume, data_dir] for v in vllm["volumes"])
 
+    # ... and only the router: a promoter hot-swap would unload adapters under in-flight requests.
     gpu = load_yaml(DEPLOY / "compose.gpu.yaml")
-    assert gpu["services"]["promoter"]["environment"]["OURO_PROMOTER_VLLM_URL"] == f"http://vllm:{port}"
+    assert gpu["services"]["promoter"]["environment"]["OURO_PROMOTER_VLLM_URL"] == ""
     for name in ("trainer", "evaluator"):
         assert interpolate(gpu["services"][name]["build"]["args"]["TORCH_VARIANT"]).startswith("cu")
         assert gpu["services"][name]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
