@@ -87,12 +87,40 @@ class TokenBudgetSpec(_Spec):
             yield " ".join(self.keywords)
 
 
+class CodeExecSpec(_Spec):
+    """Run the model's code against unit tests in the sandbox (shared/sandbox.py): 1 when every
+    test passes (pass@1), else 0. The answer's first ```python block (or the whole answer) is
+    written to solution.py; `tests` is a Python module that imports from it and asserts."""
+
+    type: Literal["code_exec"]
+    entry_point: str  # the function (or class) the prompt asks for; checked to exist before the tests run
+    tests: str
+    timeout_s: float = Field(4.0, gt=0, le=60)
+
+    def texts(self) -> Iterator[str]:
+        yield self.tests
+
+
+class LlmJudgeSpec(_Spec):
+    """Ask a judge model to grade an open answer against a rubric (and a reference, if any) on 1–5,
+    scored (grade − 1) / 4. An unparseable verdict is counted, not scored."""
+
+    type: Literal["llm_judge"]
+    rubric: str
+    reference: str | None = None
+
+    def texts(self) -> Iterator[str]:
+        if self.reference:
+            yield self.reference
+
+
 # A new scorer is one spec model here (its `type` literal, its parameters) plus its function in
 # services/evaluator/scorers.py; a test checks that every spec type has a scorer.
 SCORER_SPECS: tuple[type[_Spec], ...] = (ExactSpec, ContainsSpec, RegexSpec, JsonToolCallSpec, NumericSpec,
-                                         TokenBudgetSpec)
+                                         TokenBudgetSpec, CodeExecSpec, LlmJudgeSpec)
 ScorerSpec = Annotated[
-    ExactSpec | ContainsSpec | RegexSpec | JsonToolCallSpec | NumericSpec | TokenBudgetSpec,
+    ExactSpec | ContainsSpec | RegexSpec | JsonToolCallSpec | NumericSpec | TokenBudgetSpec | CodeExecSpec
+    | LlmJudgeSpec,
     Field(discriminator="type"),
 ]
 

@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from shared.sandbox import SandboxUnavailable, run_python
 from shared.suites import (
     SCORER_SPECS,
+    CodeExecSpec,
     ContainsSpec,
     ExactSpec,
     JsonToolCallSpec,
+    LlmJudgeSpec,
     NumericSpec,
     RegexSpec,
     ScorerSpec,
@@ -120,6 +123,62 @@ def token_budget(output: str, spec: TokenBudgetSpec) -> float:
     return sum(k.lower() in text for k in spec.keywords) / len(spec.keywords)
 
 
+class Unscorable(Exception):
+    """This answer cannot be scored here (no sandbox, no judge verdict): counted and reported,
+    never silently scored 0 or 1."""
+
+
+_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def extract_code(output: str) -> str:
+    """The answer's first fenced code block (```python preferred), else the whole answer."""
+    blocks = _FENCE.findall(output)
+    return blocks[0] if blocks else output
+
+
+def code_exec(output: str, spec: CodeExecSpec) -> float:
+    """pass@1: the answer's code and the item's tests, run in the sandbox (shared/sandbox.py)."""
+    code = extract_code(output)
+    if not re.search(rf"\b(?:def|class)\s+{re.escape(spec.entry_point)}\b|\b{re.escape(spec.entry_point)}\s*=", code):
+        return 0.0  # the function asked for is not there: no need to run anything
+    try:
+        result = run_python({"solution.py": code, "test_solution.py": spec.tests}, "test_solution.py",
+                            timeout_s=spec.timeout_s)
+    except SandboxUnavailable as err:
+        raise Unscorable(str(err)) from None
+    return 1.0 if result.ok else 0.0
+
+
+JUDGE_TEMPLATE = """You are grading an answer against a rubric. Reply with one line: "Grade: N" where N is 1-5.
+
+Rubric: {rubric}
+{reference}Question: {question}
+
+Answer to grade:
+{answer}
+"""
+_GRADE = re.compile(r"grade\s*[:=]?\s*([1-5])\b", re.IGNORECASE)
+
+
+def judge_prompt(question: str, output: str, spec: LlmJudgeSpec) -> list[dict[str, str]]:
+    reference = f"Reference answer: {spec.reference}\n" if spec.reference else ""
+    text = JUDGE_TEMPLATE.format(rubric=spec.rubric, reference=reference, question=question, answer=output)
+    return [{"role": "user", "content": text}]
+
+
+def parse_grade(verdict: str) -> float:
+    """(grade − 1) / 4 from "Grade: N"; Unscorable when the judge said nothing parseable."""
+    match = _GRADE.search(verdict)
+    if match is None:
+        raise Unscorable(f"unparseable judge verdict: {verdict.strip()[:80]!r}")
+    return (int(match.group(1)) - 1) / 4
+
+
+def llm_judge(output: str, spec: LlmJudgeSpec) -> float:
+    raise Unscorable("llm_judge items are scored in batches by evaluate() with a judge model")
+
+
 SCORERS: dict[str, Callable[[str, Any], float]] = {
     "exact": exact,
     "contains": contains,
@@ -127,6 +186,8 @@ SCORERS: dict[str, Callable[[str, Any], float]] = {
     "json_tool_call": json_tool_call,
     "numeric": numeric,
     "token_budget": token_budget,
+    "code_exec": code_exec,
+    "llm_judge": llm_judge,
 }
 
 
