@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.hashing import content_hash
 from shared.specialists import SpecialistName
+from shared.stats import EvalStats, Paired
 
 STREAM_NAME = "OURO"
 SUBJECT_PREFIX = "ouro."
@@ -263,6 +264,12 @@ class EvalCompleted(Event):
     champion_id: str | None = Field(description="None: the champion is the bare base model")
     champion: dict[str, float]
     champion_overall: float
+    # intervals per category for both models and the paired candidate − champion comparison
+    stats: EvalStats | None = None
+    # the general held-out set (forgetting): candidate − champion, paired; None when not run
+    general: Paired | None = None
+    report: ArtifactRef | None = Field(None, description="per-prompt outputs and scores of both models")
+    unscored: dict[str, int] = Field(default_factory=dict, description="candidate items not scored, by reason")
 
 
 class ModelPromoted(Event):
@@ -281,6 +288,7 @@ class ModelRejected(Event):
     categories: dict[str, float]
     reasons: tuple[str, ...]
     weak_categories: tuple[str, ...] = ()
+    inconclusive: bool = False  # not shown better with confidence, nor worse: the suite cannot tell yet
 
 
 class DeadLetter(Event):

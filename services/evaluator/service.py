@@ -15,12 +15,13 @@ under a name of its own and unloaded afterwards.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import tempfile
 import uuid
 from pathlib import Path
 
-from services.evaluator.backends import OpenAIBackend, TransformersBackend
+from services.evaluator.backends import Backend, OpenAIBackend, TransformersBackend
 from services.evaluator.evaluate import SuiteResult, evaluate
 from services.evaluator.settings import EvaluatorSettings
 from services.evaluator.suites import Suite, load_suite
@@ -32,15 +33,38 @@ from shared.registry import REGISTRY_BUCKET, Registry
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
 from shared.specialists import profile
+from shared.stats import EvalStats, compare_scores
 from shared.store import ARTIFACT_BUCKET, ArtifactStore, NatsArtifactStore, get_dir
 from shared.vllm import LoraClient
 
 log = logging.getLogger("ouro.evaluator")
 
 
+def judge_backend(settings: EvaluatorSettings, base_dir: Path | None) -> Backend | None:
+    """Who grades `llm_judge` items: the configured judge endpoint, else the base model itself."""
+    if settings.judge_url:
+        return OpenAIBackend(settings.judge_url, model=settings.judge_model)
+    if settings.endpoint:
+        return OpenAIBackend(settings.endpoint, model=settings.endpoint_base_model)
+    return TransformersBackend(base_dir, None, batch_size=settings.batch_size) if base_dir else None
+
+
 def score(base_dir: Path | None, adapter_dir: Path | None, suite: Suite, settings: EvaluatorSettings) -> SuiteResult:
     backend = TransformersBackend(base_dir, adapter_dir, batch_size=settings.batch_size)
-    return evaluate(backend, suite, max_new_tokens=settings.max_new_tokens)
+    judge = judge_backend(settings, base_dir) if any(i.scorer.type == "llm_judge" for i in suite.items) else None
+    return evaluate(backend, suite, max_new_tokens=settings.max_new_tokens, judge=judge)
+
+
+def paired_stats(candidate: SuiteResult, champion: SuiteResult, confidence: float) -> EvalStats:
+    """Per category, the prompts both models could be scored on, in the same order."""
+    theirs = {r.id: r for r in champion.items if r.scored}
+    cand: dict[str, list[float]] = {}
+    champ: dict[str, list[float]] = {}
+    for r in candidate.items:
+        if r.scored and r.id in theirs:
+            cand.setdefault(r.category, []).append(r.score)
+            champ.setdefault(r.category, []).append(theirs[r.id].score)
+    return compare_scores(cand, champ, confidence)
 
 
 async def score_at_endpoint(
@@ -54,7 +78,8 @@ async def score_at_endpoint(
         model = name
     try:
         backend = OpenAIBackend(settings.endpoint, model=model)
-        return await asyncio.to_thread(evaluate, backend, suite, max_new_tokens=settings.max_new_tokens)
+        judge = judge_backend(settings, None)
+        return await asyncio.to_thread(evaluate, backend, suite, max_new_tokens=settings.max_new_tokens, judge=judge)
     finally:
         if adapter_dir is not None:
             await client.unload(name)
@@ -112,6 +137,14 @@ class Evaluator:
         for cat, value in candidate.categories.items():
             metrics.EVAL_SCORE.labels(event.specialist, cat, "candidate").set(value)
             metrics.EVAL_SCORE.labels(event.specialist, cat, "champion").set(champion_result.categories[cat])
+        stats = await asyncio.to_thread(paired_stats, candidate, champion_result, settings.confidence)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.json"
+            path.write_text(json.dumps({"suite": suite.name, "suite_version": suite.version,
+                                        "candidate": candidate.model_dump(mode="json"),
+                                        "champion": champion_result.model_dump(mode="json"),
+                                        "stats": stats.model_dump(mode="json")}))
+            report = await store.put_file(f"evals/{event.specialist}/{event.checkpoint_id}.json", path)
         result = EvalCompleted(
             event_id=event_id, cycle_id=event.cycle_id, specialist=event.specialist,
             checkpoint_id=event.checkpoint_id, suite=suite.name, suite_version=suite.version,
@@ -119,11 +152,14 @@ class Evaluator:
             candidate=candidate.categories, candidate_overall=candidate.overall,
             champion_id=champion.checkpoint_id if champion else None,
             champion=champion_result.categories, champion_overall=champion_result.overall,
+            stats=stats, report=report, unscored=candidate.unscored,
         )
         await registry.mark("eval", event.checkpoint_id, result.model_dump_json().encode())
         await bus.publish(result)
-        log.info("checkpoint %s: %.3f vs champion %.3f", event.checkpoint_id, candidate.overall,
-                 champion_result.overall)
+        log.info("checkpoint %s: %.3f vs champion %.3f (paired difference %+.3f, %.0f%% interval %+.3f..%+.3f, "
+                 "n=%d; unscored %s)", event.checkpoint_id, candidate.overall, champion_result.overall,
+                 stats.overall.diff, 100 * stats.confidence, stats.overall.ci_low, stats.overall.ci_high,
+                 stats.overall.n, candidate.unscored or "none")
 
 
 

@@ -10,10 +10,16 @@ class EvaluatorSettings(BaseSettings):
 
     max_new_tokens: int = 96
     batch_size: int = 16
-    suite: str = ""  # empty: the specialist's own suite (shared/specialists.py)
+    suite: str = ""  # empty: the specialist's own suite (the specialist file)
     ack_wait: float = 60.0
     # An OpenAI-compatible server with runtime LoRA (vLLM --enable-lora) to generate with instead
     # of in-process transformers. Candidate and champion adapters are loaded into it for the
     # evaluation (from <data_dir>/serving, which the server must be able to read) and unloaded.
     endpoint: str = ""
     endpoint_base_model: str = ""  # the served name of the bare base model (the first champion)
+    # The judge model for `llm_judge` items: an OpenAI-compatible endpoint and the model it serves;
+    # empty: the base model in-process (or at `endpoint`), a weak judge, said in the report.
+    judge_url: str = ""
+    judge_model: str = "default"
+    # confidence of the intervals and paired tests sent to the promoter
+    confidence: float = 0.95

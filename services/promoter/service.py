@@ -35,7 +35,8 @@ class Promoter:
     def policy(self, specialist: str) -> Policy:
         s = self.settings
         return Policy.from_profile(profile(specialist), min_overall=s.min_overall, min_category=s.min_category,
-                                   must_beat_champion=s.must_beat_champion, margin=s.margin)
+                                   must_beat_champion=s.must_beat_champion, margin=s.margin, alpha=s.alpha,
+                                   forgetting_margin=s.forgetting_margin)
 
     async def feedback(self, event: EvalCompleted, weak: tuple[str, ...]) -> None:
         if weak:

@@ -12,6 +12,8 @@ class PromoterSettings(BaseSettings):
     min_category: float | None = None
     must_beat_champion: bool | None = None
     margin: float = 0.0
+    alpha: float = 0.05  # a category is significantly worse below this Holm-adjusted p
+    forgetting_margin: float = 0.02  # the general held-out set may drop at most this much
     # An OpenAI-compatible vLLM server started with --enable-lora; empty: no serving to update.
     vllm_url: str = ""
     ack_wait: float = 30.0

@@ -1,0 +1,1 @@
+"""Export the corpus and the adapters in the formats other tools take: see `ouro export --help`."""
