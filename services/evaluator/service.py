@@ -24,7 +24,7 @@ from pathlib import Path
 from services.evaluator.backends import Backend, OpenAIBackend, TransformersBackend
 from services.evaluator.evaluate import SuiteResult, evaluate
 from services.evaluator.settings import EvaluatorSettings
-from services.evaluator.suites import Suite, load_suite
+from services.evaluator.suites import Suite, SuiteError, load_suite
 from shared import metrics
 from shared.bus import Bus, Consumer, Delivery
 from shared.events import CheckpointReady, EvalCompleted, content_hash, derived_id
@@ -101,7 +101,6 @@ class Evaluator:
             return
 
         suite = load_suite(settings.suite or profile(event.specialist).suite_dir)
-        suite_key = suite.version[:16]
         base_dir = (None if settings.endpoint
                     else await asyncio.to_thread(resolve_base_model, event.base_model, common.data_dir))
         champion, _ = await registry.champion(event.specialist)
@@ -109,30 +108,49 @@ class Evaluator:
         work_root = common.data_dir / ("serving" if settings.endpoint else "tmp")
         work_root.mkdir(parents=True, exist_ok=True)
 
-        async def run(name: str, adapter_dir: Path | None) -> SuiteResult:
+        async def run(name: str, adapter_dir: Path | None, on: Suite) -> SuiteResult:
             if settings.endpoint:
-                return await score_at_endpoint(name, adapter_dir, suite, settings)
-            return await asyncio.to_thread(score, base_dir, adapter_dir, suite, settings)
+                return await score_at_endpoint(name, adapter_dir, on, settings)
+            return await asyncio.to_thread(score, base_dir, adapter_dir, on, settings)
+
+        general = None
+        if settings.general_suite:
+            try:
+                general = load_suite(settings.general_suite)
+            except SuiteError as err:
+                log.warning("no general held-out set, so no forgetting check: %s", err)
 
         with tempfile.TemporaryDirectory(dir=work_root.resolve()) as tmp:
             candidate_dir = await get_dir(store, event.adapter, Path(tmp) / "candidate")
-            log.info("evaluating checkpoint %s on suite %s (%d prompts)", event.checkpoint_id, suite.name,
-                     len(suite.items))
+            champion_name = champion.checkpoint_id if champion else "base"
+            champion_dir: Path | None = None
             # Names unique per evaluation: a crashed run's leftover or a second evaluator never collides.
             run_tag = uuid.uuid4().hex[:8]
-            candidate = await run(f"candidate-{event.checkpoint_id[:16]}-{run_tag}", candidate_dir)
 
-            champion_name = champion.checkpoint_id if champion else "base"
-            cache_key = content_hash([champion_name, suite_key, event.base_model, settings.max_new_tokens,
-                                      settings.endpoint or "in-process"])[:32]
-            cached = await registry.marked("evalcache", cache_key)
-            if cached is not None:
-                champion_result = SuiteResult.model_validate_json(cached)
-            else:
-                champion_dir = await get_dir(store, champion.adapter, Path(tmp) / "champion") if champion else None
+            async def both(on: Suite) -> tuple[SuiteResult, SuiteResult]:
+                """Candidate and champion on the same prompts; the champion's result cached per
+                (champion, suite version, base model, generation settings)."""
+                nonlocal champion_dir
+                log.info("evaluating checkpoint %s on suite %s (%d prompts)", event.checkpoint_id, on.name,
+                         len(on.items))
+                cand = await run(f"candidate-{event.checkpoint_id[:16]}-{run_tag}", candidate_dir, on)
+                cache_key = content_hash([champion_name, on.version[:16], event.base_model, settings.max_new_tokens,
+                                          settings.endpoint or "in-process"])[:32]
+                cached = await registry.marked("evalcache", cache_key)
+                if cached is not None:
+                    return cand, SuiteResult.model_validate_json(cached)
+                if champion and champion_dir is None:
+                    champion_dir = await get_dir(store, champion.adapter, Path(tmp) / "champion")
                 log.info("evaluating champion %s on the same prompts", champion_name)
-                champion_result = await run(f"champion-{champion_name[:16]}-{run_tag}", champion_dir)
-                await registry.mark("evalcache", cache_key, champion_result.model_dump_json().encode())
+                champ = await run(f"champion-{champion_name[:16]}-{run_tag}", champion_dir, on)
+                await registry.mark("evalcache", cache_key, champ.model_dump_json().encode())
+                return cand, champ
+
+            candidate, champion_result = await both(suite)
+            forgetting = None
+            if general is not None:
+                g_cand, g_champ = await both(general)
+                forgetting = (await asyncio.to_thread(paired_stats, g_cand, g_champ, settings.confidence)).overall
 
         for cat, value in candidate.categories.items():
             metrics.EVAL_SCORE.labels(event.specialist, cat, "candidate").set(value)
@@ -152,7 +170,7 @@ class Evaluator:
             candidate=candidate.categories, candidate_overall=candidate.overall,
             champion_id=champion.checkpoint_id if champion else None,
             champion=champion_result.categories, champion_overall=champion_result.overall,
-            stats=stats, report=report, unscored=candidate.unscored,
+            stats=stats, general=forgetting, report=report, unscored=candidate.unscored,
         )
         await registry.mark("eval", event.checkpoint_id, result.model_dump_json().encode())
         await bus.publish(result)

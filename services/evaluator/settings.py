@@ -21,5 +21,8 @@ class EvaluatorSettings(BaseSettings):
     # empty: the base model in-process (or at `endpoint`), a weak judge, said in the report.
     judge_url: str = ""
     judge_model: str = "default"
+    # the general held-out set every candidate is also scored on against the champion, so the
+    # promoter can refuse one that forgot what the model knew; empty: no forgetting check
+    general_suite: str = "general"
     # confidence of the intervals and paired tests sent to the promoter
     confidence: float = 0.95

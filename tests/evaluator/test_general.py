@@ -1,0 +1,64 @@
+"""Every candidate is also scored against the champion on the general held-out set, and
+eval.completed carries that paired comparison (the promoter's forgetting gate reads it), the
+intervals per category, and a per-prompt report in the artifact store."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from services.evaluator.service import setup
+from services.evaluator.settings import EvaluatorSettings
+from shared.bus import Bus
+from shared.events import CheckpointReady, EvalCompleted, TrainMetrics, new_id
+from shared.registry import REGISTRY_BUCKET
+from shared.settings import CommonSettings
+from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
+from tests.busutil import events_of, fresh_bucket, serving
+
+
+def _suite(root: Path, name: str, n: int) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    rows = [{"id": f"{name}-{i}", "category": "arith", "messages": [{"role": "user", "content": f"What is {i} + {i}?"}],
+             "scorer": {"type": "numeric", "expected": 2 * i}} for i in range(n)]
+    (d / "arith.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return d
+
+
+@pytest.fixture
+async def evaluator(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
+    await fresh_bucket(bus, REGISTRY_BUCKET)
+    settings = EvaluatorSettings(ack_wait=10, suite=str(_suite(tmp_path, "own", 4)), max_new_tokens=4,
+                                 general_suite=str(_suite(tmp_path, "general", 6)))
+    async with serving(bus, await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)):
+        yield
+
+
+async def test_the_general_set_and_the_statistics_travel_with_the_scores(
+    bus: Bus, evaluator, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.save_pretrained(tmp_path / "adapter")
+    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
+    cid = new_id()
+    ref = await put_dir(store, f"adapters/test/{cid}", tmp_path / "adapter")
+    cycle = uuid.uuid4().hex
+    await bus.publish(CheckpointReady(
+        cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, adapter=ref, base_model=str(tiny_model_dir),
+        dataset_id="d", metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1,
+                                             train_loss=1, tokens=1, duration_s=1)))
+    events = await events_of(bus, cycle, 3, timeout=120, until=(EvalCompleted,))
+    result = next(e for e in events if isinstance(e, EvalCompleted) and e.checkpoint_id == cid)
+    assert result.general is not None and result.general.n == 6  # the general set, paired
+    assert result.stats is not None and result.stats.overall.n == 4 and result.stats.candidate["arith"].n == 4
+    assert result.stats.candidate["arith"].ci_low <= result.candidate["arith"] <= result.stats.candidate["arith"].ci_high
+    report = json.loads((await store.get_file(result.report, tmp_path / "report.json")).read_text())
+    assert [i["id"] for i in report["candidate"]["items"]] == [f"own-{i}" for i in range(4)]
+    assert len(report["champion"]["items"]) == 4
