@@ -58,7 +58,8 @@ async def test_the_general_set_and_the_statistics_travel_with_the_scores(
     result = next(e for e in events if isinstance(e, EvalCompleted) and e.checkpoint_id == cid)
     assert result.general is not None and result.general.n == 6  # the general set, paired
     assert result.stats is not None and result.stats.overall.n == 4 and result.stats.candidate["arith"].n == 4
-    assert result.stats.candidate["arith"].ci_low <= result.candidate["arith"] <= result.stats.candidate["arith"].ci_high
+    arith = result.stats.candidate["arith"]
+    assert arith.ci_low <= result.candidate["arith"] <= arith.ci_high
     report = json.loads((await store.get_file(result.report, tmp_path / "report.json")).read_text())
     assert [i["id"] for i in report["candidate"]["items"]] == [f"own-{i}" for i in range(4)]
     assert len(report["champion"]["items"]) == 4
