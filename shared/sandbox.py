@@ -9,7 +9,7 @@ Each run gets its own directory (owned by an unprivileged user, outside /tmp) an
   directory is writable;
 - with rlimits on CPU seconds, address space, processes, file size and open files, a wall-clock
   timeout that kills the whole process tree, and a clean environment;
-- with `python -I` (no user site, no PYTHONPATH).
+- with `python -E -s` (no PYTHON* variables, no user site; its own directory first on sys.path).
 Where the machine cannot make the namespaces (not root, no `unshare`), `available()` says why and
 `run_python` raises SandboxUnavailable: model code is never run unconfined.
 """
@@ -74,7 +74,7 @@ def _root() -> Path:
 def _command(script: str) -> list[str]:
     mounts = " && ".join(f"mount -t tmpfs -o ro,size=64k tmpfs {d}" for d in MASKED if Path(d).is_dir())
     inner = (f"mount --make-rprivate / && {mounts} && exec setpriv --reuid={NOBODY} --regid={NOBODY} "
-             f"--clear-groups --no-new-privs {sys.executable} -I {script}")
+             f"--clear-groups --no-new-privs {sys.executable} -E -s {script}")
     return ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", "sh", "-c", inner]
 
 

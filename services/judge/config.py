@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.specialists import specialists
+from shared.suites import SUITES_DIR, shipped_suites
 
 
 class JudgeConfig(BaseModel):
@@ -58,6 +59,10 @@ class JudgeConfig(BaseModel):
         return self.model_dump(mode="json", exclude={"cache_dir", "suites", "extra_benchmark_files"})
 
     def suite_dirs(self) -> tuple[Path, ...]:
+        """The configured suites, else every loaded specialist's suite and every shipped suite
+        (the general held-out set among them)."""
         if self.suites is not None:
             return self.suites
-        return tuple(p.suite_dir for p in specialists().profiles.values())
+        dirs = [p.suite_dir for p in specialists().profiles.values()]
+        dirs += [SUITES_DIR / name for name in shipped_suites()]
+        return tuple(dict.fromkeys(d.resolve() for d in dirs))

@@ -74,3 +74,25 @@ def test_unknown_scorer_type_and_bad_params_are_rejected() -> None:
         SPEC.validate_python({"type": "token_budget", "max_words": 0})
     with pytest.raises(ValidationError, match="expeted"):
         SPEC.validate_python({"type": "exact", "expeted": "x"})
+
+
+def test_code_exec_runs_the_answer_against_its_tests() -> None:
+    from services.evaluator.scorers import code_exec
+    from shared.sandbox import available
+    from shared.suites import CodeExecSpec
+
+    if available() is not None:
+        pytest.skip(f"sandbox unavailable here: {available()}")
+    spec = CodeExecSpec(type="code_exec", entry_point="add", tests="from solution import add\nassert add(2, 3) == 5\n")
+    assert code_exec("Here you go:\n```python\ndef add(a, b):\n    return a + b\n```\n", spec) == 1.0
+    assert code_exec("```python\ndef add(a, b):\n    return a - b\n```", spec) == 0.0
+    assert code_exec("I would add them.", spec) == 0.0  # no function: nothing is run
+
+
+def test_a_judge_verdict_is_parsed_or_counted_never_guessed() -> None:
+    from services.evaluator.scorers import Unscorable, parse_grade
+
+    assert parse_grade("Grade: 5") == 1.0 and parse_grade("grade=1 because") == 0.0
+    assert parse_grade("I think... Grade: 3.") == 0.5
+    with pytest.raises(Unscorable, match="unparseable"):
+        parse_grade("The answer is good.")
