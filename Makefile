@@ -14,7 +14,7 @@ OURO_TRAINER_MAX_STEPS ?= 40
 OURO_TRAINER_MAX_LENGTH ?= 384
 export OURO_TRAINER_MAX_STEPS OURO_TRAINER_MAX_LENGTH
 
-.PHONY: install run up test test-slow bench lint clean
+.PHONY: install run up test test-slow test-mutations bench lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,3 +49,8 @@ lint: install
 
 clean:
 	rm -rf .ouro
+
+# Mutation check of the safety-critical modules (scrub, decontamination, dedup, policy, registry,
+# evaluator pairing, bus, hooks): kill rate per module, survivors listed. Slow, so not in `make test`.
+test-mutations: install
+	$(PY) tools/mutate.py --jobs 2

@@ -146,6 +146,11 @@ class SuiteItem(BaseModel):
         """Every text of the item a training example must not contain: the prompt, the reference
         answer and the scorer's expected payloads."""
         yield "\n".join(m.content for m in self.messages)
+        # each turn on its own too: a long system prompt shared by many items must not dilute the
+        # overlap of a copied question below the threshold
+        for m in self.messages:
+            if m.role != "system":
+                yield m.content
         if self.reference:
             yield self.reference
         yield from self.scorer.texts()
