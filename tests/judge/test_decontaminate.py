@@ -63,3 +63,15 @@ def test_expected_answers_of_a_suite_are_indexed_too(tmp_path: Path, cache_dir: 
     leak = make(json.dumps({"name": "search_docs", "arguments": args}, sort_keys=True), prompt="Find the docs.")
     _, dirty = decontaminate([leak], index)
     assert [item for _, item in dirty] == ["suite:s/t-1"]
+
+
+def test_a_copied_question_is_caught_despite_a_long_shared_system_prompt(cache_dir: Path) -> None:
+    from shared.suites import SUITES_DIR, load_suite
+
+    suite = load_suite("orchestrator")
+    item = next(i for i in suite.items if i.messages[0].role == "system" and len(i.messages[0].content.split()) > 30
+                and len(i.messages[-1].content.split()) >= 15)
+    index = load_index(suites=[SUITES_DIR / "orchestrator"], builtin=False, cache_dir=cache_dir)
+    copy = make("A fine answer that a model might give to it.", prompt=item.messages[-1].content)
+    _, dirty = decontaminate([copy], index)
+    assert [hit for _, hit in dirty] == [f"suite:orchestrator/{item.id}"]
