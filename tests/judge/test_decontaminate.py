@@ -72,6 +72,9 @@ def test_a_copied_question_is_caught_despite_a_long_shared_system_prompt(cache_d
     item = next(i for i in suite.items if i.messages[0].role == "system" and len(i.messages[0].content.split()) > 30
                 and len(i.messages[-1].content.split()) >= 15)
     index = load_index(suites=[SUITES_DIR / "orchestrator"], builtin=False, cache_dir=cache_dir)
-    copy = make("A fine answer that a model might give to it.", prompt=item.messages[-1].content)
+    answer = ("They sound exhausted and angry after repeated failures, so acknowledge that first, then say what "
+              "you will check: the last run's log, the step where it stopped, the memory it used and whether the "
+              "data changed since the previous good run, and offer to pause the schedule until it is fixed.")
+    copy = make(answer, prompt=item.messages[-1].content)
     _, dirty = decontaminate([copy], index)
     assert [hit for _, hit in dirty] == [f"suite:orchestrator/{item.id}"]
