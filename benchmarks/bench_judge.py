@@ -1,9 +1,14 @@
-"""Judge N synthetic examples and print per-stage timings as JSON (a benchmark, not a test).
+"""Judge N synthetic examples: the filter stage against its previous path, in the same run (a benchmark, not a test).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_judge.py --n 2000 [--tokenizer-dir DIR] [--no-coherence]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_judge.py --n 2000 [--repeats 3] [--tokenizer-dir DIR]
 
-Without --tokenizer-dir it uses the tiny test tokenizer (tests/support/tiny_model.py). The decontamination
-index is timed cold (fresh cache dir) and warm (from the pickle cache).
+The baseline is the coherence filter as it was (`CoherenceFilter(window=None)`: sentence-transformers,
+first 128 word pieces, int8); the candidate is the judge's filters as `build_filters` makes them
+now (windowed, bf16 on AMX CPUs, embedding cache). Both run over the same examples `--repeats`
+times, alternating which goes first; the speed-up is reported per repeat (median and spread), and
+every example whose verdict differs between the two is printed. Without --tokenizer-dir it uses the
+tiny test tokenizer (tests/support/tiny_model.py). The decontamination index is timed cold (fresh cache
+dir) and warm (from its on-disk cache).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -20,8 +26,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import compare, machine, repeat, stats, timed  # noqa: E402
 from services.judge import JudgeConfig, assemble, build_filters, filter_batch, write_dataset  # noqa: E402
 from services.judge import decontaminate as dc  # noqa: E402
+from services.judge.batch import BatchVerdicts  # noqa: E402
 from services.judge.decontaminate import BENCHMARKS_DIR, decontaminate, load_index  # noqa: E402
 from services.judge.dedup import deduplicate  # noqa: E402
 from shared.events import Example, Provenance  # noqa: E402
@@ -62,14 +70,58 @@ def synthetic(n: int, seed: int = 0) -> list[Example]:
     return out
 
 
+def verdicts(batches: list[BatchVerdicts]) -> dict[str, str]:
+    """Example id -> "kept" or the reason it was rejected."""
+    out = {e.id: "kept" for b in batches for e in b.kept}
+    out.update({r.id: r.reason for b in batches for r in b.rejected if r.id})
+    return out
+
+
+def preview(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def coherence_levers(examples: list[Example], config: JudgeConfig, repeats: int) -> dict:
+    """Each lever on its own, coherence only, on the same pairs: the previous path first."""
+    from services.judge.filters.coherence import CoherenceFilter, Window
+
+    pairs = [(e.prompt, e.response) for e in examples]
+    full = Window(head=config.coherence_max_tokens - 2, tail=0)  # what the previous path reads
+    levers = {
+        "previous (sentence-transformers, int8, first 126 pieces)":
+            CoherenceFilter(window=None, int8=config.coherence_int8, max_seq_length=config.coherence_max_tokens),
+        "+ direct BERT, length-bucketed batches (int8, same 126 pieces)":
+            CoherenceFilter(window=full, precision="int8", cache=None),
+        "+ bf16 where AMX (same 126 pieces)": CoherenceFilter(window=full, cache=None),
+        "+ window (default)": CoherenceFilter(cache=None),
+    }
+    for f in levers.values():
+        f.score(pairs[:8])  # warm-up: first-call costs out of the timings
+    out: dict[str, dict] = {}
+    base_runs: list[float] = []
+    for label, f in levers.items():
+        runs = [timed(lambda f=f: f.score(pairs))[0] for _ in range(repeats)]
+        base_runs = base_runs or runs
+        precision = getattr(f, "precision", "st-int8" if config.coherence_int8 else "st-fp32")
+        out[label] = {**stats(runs), "precision": precision,
+                      "window": None if f.window is None else [f.window.head, f.window.tail],
+                      "speedup_vs_previous_median": round(statistics.median(base_runs) / statistics.median(runs), 2)}
+    return {"pairs": len(pairs), "repeats": repeats, "levers": out}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--batch", type=int, default=250)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--lever-pairs", type=int, default=300, help="pairs for the per-lever coherence timings (0: skip)")
+    p.add_argument("--show", type=int, default=30, help="disagreements printed")
     p.add_argument("--tokenizer-dir", default=None)
     p.add_argument("--no-coherence", action="store_true")
     args = p.parse_args()
-    t: dict[str, float] = {}
+    t: dict[str, object] = {}
+    machine_start = machine()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         tok = args.tokenizer_dir
@@ -82,58 +134,110 @@ def main() -> None:
 
         start = time.perf_counter()
         filters = build_filters(config, "orchestrator", tok)
-        t["load_models_s"] = time.perf_counter() - start
+        t["load_models_s"] = round(time.perf_counter() - start, 3)
 
-        start = time.perf_counter()
-        batches = [filter_batch(examples[i : i + args.batch], filters) for i in range(0, len(examples), args.batch)]
-        t["filter_batch_s"] = time.perf_counter() - start
-        per_filter: dict[str, float] = {}
-        for b in batches:
-            for name, s in b.seconds.items():
-                per_filter[name] = round(per_filter.get(name, 0.0) + s, 3)
+        def run(fs: list) -> list[BatchVerdicts]:
+            return [filter_batch(examples[i : i + args.batch], fs) for i in range(0, len(examples), args.batch)]
 
-        # Baseline in the same run: the coherence filter in fp32 against int8 on the same examples.
+        result: dict[str, object] = {"examples": args.n, "machine_start": machine_start}
         if config.coherence:
-            from services.judge.filters.coherence import CoherenceFilter
+            from services.judge.filters.coherence import EMBEDDING_CACHE, CoherenceFilter
 
-            pairs = [(e.prompt, e.response) for e in examples[:500]]
-            for label, int8 in (("coherence_fp32_500_s", False), ("coherence_int8_500_s", True)):
-                f = CoherenceFilter(int8=int8)
-                start = time.perf_counter()
-                f.score(pairs)
-                t[label] = time.perf_counter() - start
+            new = next(f for f in filters if f.name == "coherence")
+            old = CoherenceFilter(
+                window=None, threshold=config.coherence_threshold, thresholds=config.coherence_thresholds,
+                max_seq_length=config.coherence_max_tokens, int8=config.coherence_int8,
+            )
+            previous = [old if f.name == "coherence" else f for f in filters]
+            warm = examples[:16]  # first-call costs (kernel set-up) out of both timings
+            filter_batch(warm, previous)
+            filter_batch(warm, filters)
+            # cold cache every time: the corpus judges each example once
+            cmp = compare(lambda: run(previous), lambda: run(filters), repeats=args.repeats,
+                          before_each=EMBEDDING_CACHE.clear)
+            base_batches, batches = cmp.pop("_baseline_out"), cmp.pop("_candidate_out")
+            per_filter_old = per_filter(base_batches)
+            per_filter_new = per_filter(batches)
+            # the same examples again with the cache kept (a redelivered batch, a re-judged corpus)
+            EMBEDDING_CACHE.hits = EMBEDDING_CACHE.misses = 0
+            again_s, _ = timed(lambda: run(filters))
+            hits, misses = EMBEDDING_CACHE.hits, EMBEDDING_CACHE.misses
+
+            a, b = verdicts(base_batches), verdicts(batches)
+            ids = sorted(a)
+            differ = [i for i in ids if a[i] != b.get(i)]
+            by_id = {e.id: e for e in examples}
+            shown = []
+            if differ:
+                pairs = [(by_id[i].prompt, by_id[i].response) for i in differ]
+                s_old, s_new = old.score(pairs), new.score(pairs)
+                for i, so, sn in zip(differ, s_old, s_new, strict=True):
+                    e = by_id[i]
+                    shown.append({
+                        "id": i[:12], "category": e.category,
+                        "threshold": config.coherence_thresholds.get(e.category, config.coherence_threshold),
+                        "previous": a[i], "now": b.get(i), "score_previous": round(so, 4), "score_now": round(sn, 4),
+                        "prompt": preview(e.prompt, 80), "response": preview(e.response, 120),
+                    })
+            result.update({
+                "filter_stage": {
+                    "speedup (previous / now, same examples, per repeat)": cmp["speedup"],
+                    "previous_s": cmp["baseline_s"], "now_s": cmp["candidate_s"],
+                    "previous_examples_per_s_median": round(args.n / cmp["baseline_s"]["median"], 1),
+                    "now_examples_per_s_median": round(args.n / cmp["candidate_s"]["median"], 1),
+                    "repeats": cmp["repeats"], "loadavg_1m_start_end": cmp["loadavg_1m_start_end"],
+                    "precision_now": new.precision, "window_now": [new.window.head, new.window.tail],
+                    "filter_s_previous": per_filter_old, "filter_s_now": per_filter_new,
+                    "same_examples_again_cached_s": round(again_s, 3),
+                    "same_examples_again_cache_hit_rate": round(hits / max(hits + misses, 1), 3),
+                },
+                "agreement": {"examples": len(ids), "same_verdict": len(ids) - len(differ),
+                              "share": round(1 - len(differ) / max(len(ids), 1), 4),
+                              "disagreements_total": len(differ), "disagreements": shown[: args.show]},
+            })
+            if args.lever_pairs:
+                result["coherence_levers"] = coherence_levers(examples[: args.lever_pairs], config, args.repeats)
+            # int8 against fp32 on the previous path, same examples (the figure the README used to quote)
+            pairs = [(e.prompt, e.response) for e in examples[:200]]
+            fp32 = CoherenceFilter(window=None, int8=False)
+            int8 = CoherenceFilter(window=None, int8=True)
+            fp32.score(pairs[:8])
+            int8.score(pairs[:8])
+            q = compare(lambda: fp32.score(pairs), lambda: int8.score(pairs), repeats=args.repeats)
+            result["coherence_int8_vs_fp32_previous_path_200"] = {
+                "speedup": q["speedup"], "fp32_s": q["baseline_s"], "int8_s": q["candidate_s"]}
+        else:
+            batches = run(filters)
 
         kw = {"suites": config.suite_dirs(), "cache_dir": config.cache_dir}
-        start = time.perf_counter()
-        index = load_index(**kw)
-        t["decontam_index_cold_s"] = time.perf_counter() - start
-        dc._LOADED.clear()  # force the pickle path
-        start = time.perf_counter()
-        index = load_index(**kw)
-        t["decontam_index_warm_s"] = time.perf_counter() - start
+        t["decontam_index_cold_s"], index = timed(lambda: load_index(**kw))
 
+        def warm_index():
+            dc._LOADED.clear()  # force the on-disk cache path
+            return load_index(**kw)
+
+        t["decontam_index_warm_s"], index = repeat(warm_index, repeats=args.repeats)
         kept = [e for b in batches for e in b.kept]
-        start = time.perf_counter()
-        decontaminate(kept, index)
-        t["decontaminate_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        deduplicate(kept, None)
-        t["dedup_s"] = time.perf_counter() - start
+        t["decontaminate_s"], _ = repeat(lambda: decontaminate(kept, index), repeats=args.repeats)
+        t["dedup_s"], _ = repeat(lambda: deduplicate(kept, None), repeats=args.repeats)
+        t["assemble_total_s"], ds = repeat(
+            lambda: assemble(batches, specialist="orchestrator", config=config, history=None), repeats=args.repeats)
+        t["write_dataset_s"], _ = repeat(lambda: write_dataset(ds, tmp / "out"), repeats=args.repeats)
 
-        start = time.perf_counter()
-        ds = assemble(batches, specialist="orchestrator", config=config, history=None)
-        t["assemble_total_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        write_dataset(ds, tmp / "out")
-        t["write_dataset_s"] = time.perf_counter() - start
+    result.update({
+        "kept": ds.report.kept, "dropped": ds.report.dropped,
+        "timings_s": {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()},
+        "machine_end": machine(),
+    })
+    print(json.dumps(result, indent=2, ensure_ascii=False))
 
-    print(json.dumps({
-        "examples": args.n, "kept": ds.report.kept, "dropped": ds.report.dropped,
-        "timings_s": {k: round(v, 3) for k, v in t.items()}, "filter_s": per_filter,
-        "examples_per_s_filter": round(args.n / t["filter_batch_s"], 1),
-        "coherence_int8_speedup": round(t["coherence_fp32_500_s"] / t["coherence_int8_500_s"], 2)
-        if "coherence_int8_500_s" in t else None,
-    }, indent=2))
+
+def per_filter(batches: list[BatchVerdicts]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for b in batches:
+        for name, s in b.seconds.items():
+            out[name] = round(out.get(name, 0.0) + s, 3)
+    return out
 
 
 if __name__ == "__main__":
