@@ -94,6 +94,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ouro.supervisor import Supervisor
 
     supervisor = Supervisor(stack)
+    if args.metrics_port:
+        from shared import metrics
+
+        metrics.serve_metrics(args.metrics_port)  # the supervisor's restart counts
     record_loop(settings.data_dir, stack.url)  # client commands find this loop without --nats-url
     try:
         # Exits only on Ctrl-C / SIGTERM: a service that dies is started again (with backoff);
@@ -121,12 +125,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = CommonSettings()
     started = time.monotonic()
     shutil.rmtree(settings.data_dir / "nats", ignore_errors=True)
+    if args.cycles > 1 and not args.repo:
+        raise CliError("--cycles needs --repo: the cycles replay that repository's history")
     with Stack(settings.data_dir, env=_stack_env(args)) as stack:
         print(f"nats-server at {stack.url}; services {', '.join(stack.procs)}; logs in {stack.logs}", flush=True)
-        rc = asyncio.run(_cycle(args, stack.url))
+        rc = asyncio.run(_cycle(args, stack.url) if args.cycles == 1 else _cycles(args, stack.url))
         print("stopping services and nats-server...", flush=True)
-    print(f"cycle wall time {time.monotonic() - started:.0f} s", flush=True)
+    print(f"wall time {time.monotonic() - started:.0f} s", flush=True)
     return rc
+
+
+async def _cycles(args: argparse.Namespace, url: str) -> int:
+    import shutil
+
+    from ouro.cycles import rows_json, run_cycles, scratch_clone, table
+    from shared.bus import Bus
+
+    scratch = CommonSettings().data_dir / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    heads = scratch_clone(Path(args.repo).resolve(), scratch, args.cycles, args.step)
+    print(f"{args.cycles} cycles on a scratch clone at {scratch}, {args.step} commits apart", flush=True)
+    bus = await Bus.connect(url, "ouro-cli", attempts=args.connect_attempts)
+    try:
+        sessions = str(Path(args.sessions).resolve()) if args.sessions else None
+        rows = await run_cycles(bus, args.specialist, scratch, heads, sessions, timeout=args.timeout,
+                                on_row=lambda r: print(f"cycle {r.cycle}: {r.decision}", flush=True))
+    finally:
+        await bus.close()
+    print(table(rows))
+    print(rows_json(rows), flush=True)
+    return 0 if all(r.decision in ("promoted", "rejected") for r in rows) else 1
 
 
 async def _status(url: str, as_json: bool = False) -> int:
@@ -172,7 +200,9 @@ def status_table(out: dict) -> str:  # noqa: ANN001 - the dict _status builds
         who = f"{champ['checkpoint_id'][:16]} ({champ['reason']})" if champ else "base model (no champion yet)"
         overall = f"{champ['overall']:.3f}" if champ else "-"
         training = corpus.get("training")
-        doing = f"cycle {training['cycle_id'][:8]} since {training['since'][:19]}" if training else "idle"
+        nxt = corpus.get("next_training", {}).get("scheduled")
+        doing = (f"cycle {training['cycle_id'][:8]} since {training['since'][:19]}" if training
+                 else f"idle; next scheduled {nxt[:16] if nxt else '-'}")
         if corpus.get("last_failed_cycle"):
             doing += f"; last failed: {corpus['last_failed_cycle']['cycle_id'][:8]}"
         rows.append(f"{sp:<14} {who:<34} {overall:>7}  {corpus.get('live', 0):>11}/{corpus.get('retired', 0):<7} "
@@ -281,10 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="embedded NATS + services, one cycle, print the decision, stop")
     cycle_args(sp)
     sp.add_argument("--base-model", help="base model (default: OURO_BASE_MODEL or the embedded SmolLM2)")
+    sp.add_argument("--cycles", type=int, default=1,
+                    help="successive cycles on a scratch clone of --repo, replaying its history (default: 1)")
+    sp.add_argument("--step", type=int, default=3, help="commits between two of those cycles (default: 3)")
     sp.set_defaults(func=cmd_run, wait=True)
 
-    sp = sub.add_parser("up", help="embedded NATS + the five services in the foreground")
-    sp.add_argument("--port", type=int, default=None)
+    sp = sub.add_parser("up", help="embedded NATS + the services in the foreground, restarted if they die")
+    sp.add_argument("--port", type=int, default=None, help="NATS port (default: 4222, else a free one)")
+    sp.add_argument("--metrics-port", type=int, default=0,
+                    help="serve the supervisor's /metrics (ouro_service_restarts_total) here (default: off)")
     sp.add_argument("--base-model")
     sp.add_argument("--tls", action="store_true",
                     help="NATS over TLS only, with a CA and certificate made under <data_dir>/auth/tls "

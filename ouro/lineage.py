@@ -12,7 +12,10 @@ from services.judge.corpus import Corpus, CorpusManifest
 from services.judge.curator import InFlight
 from services.judge.service import JUDGE_BUCKET
 from shared.bus import Bus
+from shared.cron import Cron
+from shared.events import utcnow
 from shared.registry import REGISTRY_BUCKET, Registry
+from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir
 
 
@@ -45,6 +48,16 @@ async def corpus_status(bus: Bus, specialist: str) -> dict[str, object]:
     failed = await state.marked("failed", specialist)
     if failed:
         out["last_failed_cycle"] = json.loads(failed)
+    cadence = profile(specialist).cadence
+    nxt = Cron.parse(cadence.train).next(utcnow())
+    new = int(out.get("new_since_training", 0))  # type: ignore[arg-type]
+    out["next_training"] = {
+        "scheduled": nxt.isoformat() if nxt else None, "schedule": cadence.train,
+        "why": (f"{new} of {cadence.min_new_examples} new examples: trains at the next commit or session harvest"
+                if new >= cadence.min_new_examples else
+                f"{new} new, trains at {cadence.min_new_examples} new or on schedule ({cadence.train} UTC)"
+                + (" if anything is new" if new == 0 else "")),
+    }
     return out
 
 

@@ -3,7 +3,8 @@
 Compose and Kubernetes do this with restart policies and probes; on one machine `ouro up` is the
 orchestrator. A service that keeps dying is restarted at most every `max_backoff` seconds (1, 2,
 4 ... s after each death; the delay resets once it has stayed up for a minute). The restart
-counts are written to `<data_dir>/supervisor.json`, which `ouro status` shows. Work a dead
+counts are written to `<data_dir>/supervisor.json`, which `ouro status` shows, and counted in
+`ouro_service_restarts_total` (served by `ouro up --metrics-port`). Work a dead
 service held is not lost: its unacked message is redelivered to the restarted process.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ouro.stack import Stack
+from shared import metrics
 
 STABLE_S = 60.0
 
@@ -57,6 +59,7 @@ class Supervisor:
             elif now >= w.due:
                 self.stack.spawn(name, w.service)
                 w.restarts, w.due, w.started = w.restarts + 1, None, now
+                metrics.SERVICE_RESTARTS.labels(name).inc()
                 restarted.append(name)
                 print(f"service {name} restarted (restart {w.restarts})", file=sys.stderr, flush=True)
         if restarted:

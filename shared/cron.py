@@ -88,3 +88,17 @@ class Cron:
                             return t
             day -= timedelta(days=1)
         return None
+
+    def next(self, now: datetime) -> datetime | None:
+        """The earliest time after `now` the expression fires (None within 4 years)."""
+        now = now.astimezone(UTC).replace(second=0, microsecond=0)
+        day = now.replace(hour=0, minute=0)
+        for _ in range(366 * 4):
+            if self._day_matches(day):
+                for h in sorted(self.hours):
+                    for m in sorted(self.minutes):
+                        t = day.replace(hour=h, minute=m)
+                        if t > now:
+                            return t
+            day += timedelta(days=1)
+        return None

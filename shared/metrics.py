@@ -23,6 +23,7 @@ EXAMPLES_KEPT = Counter("ouro_judge_kept_total", "Examples kept by the judge", [
 EXAMPLES_DROPPED = Counter("ouro_judge_dropped_total", "Examples dropped by the judge", ["specialist", "reason"])
 DATASETS = Counter("ouro_datasets_total", "Datasets written", ["specialist"])
 CORPUS_EXAMPLES = Gauge("ouro_corpus_examples", "Examples in the specialist's corpus", ["specialist", "state"])
+SERVICE_RESTARTS = Counter("ouro_service_restarts_total", "Services restarted by `ouro up` after dying", ["service"])
 CYCLES_FAILED = Counter("ouro_cycles_failed_total", "Cycles that got no decision", ["specialist", "reason"])
 TRAINING_SECONDS = Histogram(
     "ouro_training_seconds", "Wall time of one training run", ["specialist"],

@@ -111,7 +111,8 @@ IDENTITIES: dict[str, Identity] = {i.name: i for i in [
     _identity("trainer", _bus_member() + _durable("trainer") + _kv(REGISTRY, write=("checkpoint.>",))
               + _objects(ARTIFACTS, write=True) + _publishes(S.CHECKPOINT_READY)),
     _identity("evaluator", _bus_member() + _durable("evaluator")
-              + _kv(REGISTRY, write=("done.eval.>", "done.evalcache.>")) + _objects(ARTIFACTS, write=False)
+              # writes its per-prompt eval reports (evals/...) to the artifact store
+              + _kv(REGISTRY, write=("done.eval.>", "done.evalcache.>")) + _objects(ARTIFACTS, write=True)
               + _publishes(S.EVAL_COMPLETED)),
     _identity("promoter", _bus_member() + _durable("promoter")
               + _kv(REGISTRY, write=("champion.>", "archive.>", "done.decision.>")) + _objects(ARTIFACTS, write=False)

@@ -11,6 +11,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The whole-loop tests score each candidate on its own suite only: the general held-out set (80
+# more prompts per model, half of them run in the sandbox) has its own in-process test
+# (tests/evaluator/test_general.py), and the forgetting gate its policy tests.
+os.environ.setdefault("OURO_EVALUATOR_GENERAL_SUITE", "")
 
 from shared.bus import Bus  # noqa: E402
 from shared.nats_server import EmbeddedNats  # noqa: E402

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import git
+from prometheus_client import REGISTRY
 
 from ouro.cycle import run_cycle
 from ouro.stack import Stack
@@ -42,6 +43,7 @@ async def test_a_killed_service_is_restarted_and_the_cycle_completes(tiny_model_
         assert stack.procs["trainer"] is not victim and stack.procs["trainer"].poll() is None
         assert supervisor.restarts()["trainer"] == 1
         assert json.loads((tmp_path / "ouro" / "supervisor.json").read_text())["trainer"]["restarts"] == 1
+        assert REGISTRY.get_sample_value("ouro_service_restarts_total", {"service": "trainer"}) >= 1
 
         bus = await Bus.connect(stack.url, "test-supervisor", attempts=10, auth=stack.auth("operator"))
         try:

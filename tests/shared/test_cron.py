@@ -31,3 +31,9 @@ def test_previous_fire_time(expr: str, now: str, fired: str) -> None:
 def test_bad_expressions_name_the_field(expr: str, says: str) -> None:
     with pytest.raises(CronError, match=says):
         Cron.parse(expr)
+
+
+def test_next_fire_time() -> None:
+    assert Cron.parse("0 3 * * 0").next(t("2026-12-01T10:00")) == t("2026-12-06T03:00")  # the next Sunday
+    assert Cron.parse("0 */12 * * *").next(t("2026-12-01T12:00")) == t("2026-12-02T00:00")
+    assert Cron.parse("*/15 9-17 * * 1-5").next(t("2026-12-04T17:45")) == t("2026-12-07T09:00")
