@@ -239,13 +239,22 @@ class Bus:
 
     # ------------------------------------------------------------------ consuming
 
-    async def ensure_consumer(self, spec: ConsumerSpec) -> None:
+    async def ensure_consumer(self, spec: ConsumerSpec, deliver: DeliverPolicy | None = None) -> None:
+        """Create the durable, or update its settings. A new durable starts from the beginning of
+        the stream (`deliver`: ALL) so nothing published before the service first ran is missed;
+        an existing one keeps its deliver policy, which JetStream does not allow to change."""
+        if deliver is None:
+            try:
+                info = await self.js.consumer_info(STREAM_NAME, spec.durable)
+                deliver = info.config.deliver_policy or DeliverPolicy.ALL
+            except NotFoundError:
+                deliver = DeliverPolicy.ALL
         config = ConsumerConfig(
             name=spec.durable,
             durable_name=spec.durable,
             filter_subjects=[s.value for s in spec.subjects],
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=deliver,
             ack_wait=spec.ack_wait,
             max_deliver=spec.max_deliver,
             max_ack_pending=spec.max_ack_pending,

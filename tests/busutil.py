@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+from nats.js.api import DeliverPolicy
+
 from shared.bus import Bus
 from shared.events import STREAM_NAME, Event, decode
 from shared.service import ServiceTable, running
@@ -50,7 +52,14 @@ async def fresh_bucket(bus: Bus, name: str) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(bus: Bus, table: ServiceTable) -> AsyncIterator[None]:
-    """Run a service's table (what `shared.service` does in its process) for a test, in-process."""
+    """Run a service's table (what `shared.service` does in its process) for a test, in-process.
+
+    The stream is shared by the whole test session, so the test's durables are created to deliver
+    only what is published from now on: a service under test never replays other tests' events."""
+    for consumer in table.consumers:
+        with contextlib.suppress(Exception):
+            await bus.js.delete_consumer(STREAM_NAME, consumer.durable)
+        await bus.ensure_consumer(consumer.spec, deliver=DeliverPolicy.NEW)
     try:
         async with running(bus, table):
             yield
