@@ -4,7 +4,7 @@
 
 Each run gets its own directory (owned by an unprivileged user, outside /tmp) and runs:
 - in new mount, network and PID namespaces (`unshare`): no network at all — not even loopback —
-  and /tmp, /var/tmp and /dev/shm are read-only empty filesystems;
+  and /tmp, /var/tmp and /dev/shm are remounted read-only;
 - as `nobody` (`setpriv`, no new privileges, no supplementary groups), so nothing outside its
   directory is writable;
 - with rlimits on CPU seconds, address space, processes, file size and open files, a wall-clock
@@ -72,7 +72,8 @@ def _root() -> Path:
 
 
 def _command(script: str) -> list[str]:
-    mounts = " && ".join(f"mount -t tmpfs -o ro,size=64k tmpfs {d}" for d in MASKED if Path(d).is_dir())
+    # read-only, not hidden: the interpreter itself may live under /tmp (a CI checkout's venv)
+    mounts = " && ".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d}" for d in MASKED if Path(d).is_dir())
     inner = (f"mount --make-rprivate / && {mounts} && exec setpriv --reuid={NOBODY} --regid={NOBODY} "
              f"--clear-groups --no-new-privs {sys.executable} -E -s {script}")
     return ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", "sh", "-c", inner]
