@@ -197,12 +197,23 @@ def status_table(out: dict) -> str:  # noqa: ANN001 - the dict _status builds
     rows = [f"{'specialist':<14} {'champion':<34} {'overall':>7}  {'corpus live/retired':>19} {'new':>5}  training"]
     for sp, champ in out["champions"].items():
         corpus = out["corpus"].get(sp, {})
-        who = f"{champ['checkpoint_id'][:16]} ({champ['reason']})" if champ else "base model (no champion yet)"
+        age = ""
+        if champ:
+            from datetime import datetime
+
+            from shared.events import utcnow
+
+            hours = (utcnow() - datetime.fromisoformat(champ["promoted_at"])).total_seconds() / 3600
+            age = f", {hours:.0f} h" if hours < 48 else f", {hours / 24:.0f} d"
+        who = f"{champ['checkpoint_id'][:16]} ({champ['reason']}{age})" if champ else "base model (no champion yet)"
         overall = f"{champ['overall']:.3f}" if champ else "-"
         training = corpus.get("training")
         nxt = corpus.get("next_training", {}).get("scheduled")
-        doing = (f"cycle {training['cycle_id'][:8]} since {training['since'][:19]}" if training
+        doing = (f"cycle {training['cycle_id'][:8]}: {training['stage']}" if training
                  else f"idle; next scheduled {nxt[:16] if nxt else '-'}")
+        if corpus.get("last_decision"):
+            d = corpus["last_decision"]
+            doing += f"; last: {d['decision']} {d['checkpoint_id'][:8]} at {d['at'][:16]}"
         if corpus.get("last_failed_cycle"):
             doing += f"; last failed: {corpus['last_failed_cycle']['cycle_id'][:8]}"
         rows.append(f"{sp:<14} {who:<34} {overall:>7}  {corpus.get('live', 0):>11}/{corpus.get('retired', 0):<7} "

@@ -44,7 +44,13 @@ async def corpus_status(bus: Bus, specialist: str) -> dict[str, object]:
     if running:
         r = InFlight.model_validate_json(running)
         out["training"] = {"cycle_id": r.cycle_id, "since": r.since.isoformat(), "pending": r.pending,
-                           "attempt": r.attempts}
+                           "attempt": r.attempts, "stage": await _stage(bus, r.cycle_id)}
+    last = await Registry(await bus.kv(REGISTRY_BUCKET)).marked("decision", f"last-{specialist}")
+    if last:
+        d = json.loads(last)
+        out["last_decision"] = {"decision": "promoted" if "previous_champion" in d else "rejected",
+                                "checkpoint_id": d["checkpoint_id"], "at": d["occurred_at"], "cycle_id": d["cycle_id"],
+                                "reasons": d.get("reasons", [])}
     failed = await state.marked("failed", specialist)
     if failed:
         out["last_failed_cycle"] = json.loads(failed)
@@ -59,6 +65,23 @@ async def corpus_status(bus: Bus, specialist: str) -> dict[str, object]:
                 + (" if anything is new" if new == 0 else "")),
     }
     return out
+
+
+async def _stage(bus: Bus, cycle_id: str, window: int = 500) -> str:
+    """What the cycle is waiting on, from its latest event in the stream's last `window` messages."""
+    from ouro.cycle import waiting_on
+    from shared.events import STREAM_NAME, decode
+
+    info = await bus.js.stream_info(STREAM_NAME)
+    for seq in range(info.state.last_seq, max(info.state.first_seq, info.state.last_seq - window) - 1, -1):
+        try:
+            raw = await bus.js.get_msg(STREAM_NAME, seq)
+            event = decode(raw.subject, raw.data)
+        except Exception:  # noqa: BLE001 - a deleted or foreign message
+            continue
+        if event.cycle_id == cycle_id:
+            return waiting_on(event)
+    return f"unknown (its events are older than the last {window} in the stream)"
 
 
 async def lineage(bus: Bus, checkpoint_id: str) -> dict[str, object]:

@@ -2,8 +2,8 @@
 then harvest.completed.
 
 Watermarks (KV `ouro-harvester`) make a cycle mine only what is new since the last one: a commit
-per specialist and repo (`done.watermark.<specialist>.<repo>`), and a marker per session file content already mined for a
-specialist (`done.sessions.<specialist>.<sha256[:32]>`). They move only after every batch is
+per specialist and repo (`done.watermark.<specialist>.<repo>`), and a marker per session file
+content already mined for a specialist (`done.sessions.<specialist>.<sha256[:32]>`). They move only after every batch is
 published, so a harvester killed mid-way re-mines the same range on redelivery; batch ids are
 derived from (cycle, batch), so the republished batches are dropped by JetStream's dedup. Weak
 categories from the promoter are kept per specialist and folded into that specialist's next cycle.

@@ -80,6 +80,8 @@ class Promoter:
 
         decision = announcement(event, outcome)
         await self.registry.record_decision(decision)
+        # the specialist's latest decision, for `ouro status` (within the promoter's done.decision.> keys)
+        await self.registry.mark("decision", f"last-{event.specialist}", decision.model_dump_json().encode())
         await self.bus.publish(decision)
         log.info("%s %s: %s", "PROMOTED" if outcome.promote else "REJECTED", event.checkpoint_id,
                  "; ".join(outcome.reasons))

@@ -296,6 +296,7 @@ async def test_cli_status_history_rollback(stack: Stack) -> None:
     assert status["corpus"]["orchestrator"]["live"] > 0
     table = _ouro(stack, "status").stdout  # for a person: a table, and no "null" for a missing champion
     assert champion[:16] in table and "base model (no champion yet)" in table and "null" not in table
+    assert "last: promoted" in table or "last: rejected" in table  # the orchestrator's latest decision
     history = _ouro(stack, "history", "--limit", "200").stdout
     assert "PROMOTED" in history and "harvest requested" in history
     short = next(line.split()[3] for line in history.splitlines() if "PROMOTED" in line)  # the 8-char id it prints

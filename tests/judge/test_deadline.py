@@ -45,6 +45,8 @@ async def test_no_decision_reruns_once_then_fails(bus: Bus, judge: Registry) -> 
     cycle = await _cycle(bus, _examples())
     first = (await events_of(bus, cycle, 10, timeout=60, until=(DatasetReady,)))[-1]
     assert isinstance(first, DatasetReady)
+    status = await corpus_status(bus, "orchestrator")  # what `ouro status` shows meanwhile
+    assert status["training"]["cycle_id"] == cycle and status["training"]["stage"] == "the trainer is training"
 
     # past the deadline: the same dataset.ready again, under the re-run's cycle id
     rerun_id = derived_id("rerun", cycle)
