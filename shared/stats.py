@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import numpy as np
 
 B = 2000  # bootstrap resamples
 SEED = 20261201
@@ -79,6 +82,7 @@ def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
 
 
 def interval(scores: Sequence[float], confidence: float = 0.95, rng: np.random.Generator | None = None) -> Interval:
+    import numpy as np  # lazily: the event contract imports these models, emitters should not pay for numpy
     x = np.asarray(scores, dtype=float)
     if x.size == 0:
         return Interval(mean=0.0, ci_low=0.0, ci_high=0.0, n=0)
@@ -91,6 +95,7 @@ def interval(scores: Sequence[float], confidence: float = 0.95, rng: np.random.G
 
 def paired(candidate: Sequence[float], champion: Sequence[float], confidence: float = 0.95,
            rng: np.random.Generator | None = None) -> Paired:
+    import numpy as np  # lazily: the event contract imports these models, emitters should not pay for numpy
     c, h = np.asarray(candidate, dtype=float), np.asarray(champion, dtype=float)
     if c.shape != h.shape:
         raise ValueError(f"paired scores need the same prompts: {c.size} vs {h.size}")
@@ -110,6 +115,8 @@ def compare_scores(candidate: Mapping[str, Sequence[float]], champion: Mapping[s
                    confidence: float = 0.95) -> EvalStats:
     """Per category (scores in the same prompt order for both models) and overall (the mean of
     the category means, bootstrapped by resampling prompts within each category)."""
+    import numpy as np  # lazily: the event contract imports these models, emitters should not pay for numpy
+
     rng = np.random.default_rng(SEED)
     cats = sorted(candidate)
     per = {c: paired(candidate[c], champion[c], confidence, rng) for c in cats}
