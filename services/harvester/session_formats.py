@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from services.harvester.base import Skips
+from shared.chat import content_text
 
 NAME = "sessions"
 SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -53,13 +54,6 @@ class Conversation:
     route: str | None = None  # the specialist a router served the last turn with (`"route"` in the line)
 
 
-def _text(content: Any) -> str:
-    """Text of an OpenAI/agent content field: a string or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -132,11 +126,11 @@ def parse_openai(obj: dict[str, Any], conv: Conversation) -> None:
             continue
         role, content = m.get("role"), m.get("content")
         if role == "system":
-            b.system_msg(_text(content))
+            b.system_msg(content_text(content))
         elif role == "user":
-            b.user(_text(content))
+            b.user(content_text(content))
         elif role == "assistant":
-            b.assistant(_text(content))
+            b.assistant(content_text(content))
             if isinstance(m.get("reasoning_content"), str):
                 b.think(m["reasoning_content"])
             for tc in m.get("tool_calls") or []:
@@ -144,7 +138,7 @@ def parse_openai(obj: dict[str, Any], conv: Conversation) -> None:
                 b.tool(str(fn.get("name", "")), fn.get("arguments"))
             if _is_error(m):
                 b.fail("error")
-        elif role == "tool" and (_is_error(m) or str(_text(content)).startswith("Error")):
+        elif role == "tool" and (_is_error(m) or str(content_text(content)).startswith("Error")):
             b.fail("tool_error")
     if _is_error(obj):
         b.fail("error")
@@ -181,7 +175,7 @@ def apply_agent_event(ev: dict[str, Any], b: _Builder) -> None:
     content = msg.get("content")
     kind = ev.get("type")
     if kind == "system":
-        b.system_msg(_text(content))
+        b.system_msg(content_text(content))
     elif kind == "user":
         parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
         text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared import metrics
+from shared.chat import content_text
 from shared.events import ChatMessage, Event, SessionsNew, new_id
 from shared.scrub import scrub
 
@@ -34,12 +35,6 @@ def consented(enabled: bool, headers: dict[str, str]) -> bool:
     return enabled and headers.get("x-ouro-capture", "").strip().lower() not in OPT_OUT
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
 
 
 def session_event(messages: list[dict[str, Any]], answer: str, *, specialist: str | None, effort: int,
@@ -47,7 +42,7 @@ def session_event(messages: list[dict[str, Any]], answer: str, *, specialist: st
     """The conversation (request messages + the answer), scrubbed; None when there is nothing to learn."""
     turns: list[ChatMessage] = []
     for m in [*messages, {"role": "assistant", "content": answer}]:
-        role, text = m.get("role"), _text(m.get("content"))
+        role, text = m.get("role"), content_text(m.get("content"))
         if role in _ROLES and text.strip():
             clean, counts = scrub(text)
             for kind, n in counts.items():
