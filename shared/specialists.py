@@ -271,6 +271,7 @@ def load_specialists(path: Path | str) -> SpecialistSet:
 
 _lock = threading.Lock()
 _loaded: dict[Path, SpecialistSet] = {}
+_by_setting: dict[str, SpecialistSet] = {}  # OURO_SPECIALISTS as written -> its loaded set
 
 
 def configured_path() -> Path:
@@ -278,11 +279,19 @@ def configured_path() -> Path:
 
 
 def specialists() -> SpecialistSet:
-    """The specialist set named by OURO_SPECIALISTS (default: the shipped file), loaded once."""
+    """The specialist set named by OURO_SPECIALISTS (default: the shipped file), loaded once.
+
+    Called for every draft a harvest categorises and every event validated, so the fast path is
+    one dict lookup by the setting's raw value: no path resolution, no lock."""
+    key = os.environ.get(ENV_VAR) or ""
+    loaded = _by_setting.get(key)
+    if loaded is not None:
+        return loaded
     path = configured_path()
     with _lock:
         if path not in _loaded:
             _loaded[path] = load_specialists(path)
+        _by_setting[key] = _loaded[path]
         return _loaded[path]
 
 
@@ -290,6 +299,7 @@ def reset() -> None:
     """Forget loaded files (tests that point OURO_SPECIALISTS at a file they wrote)."""
     with _lock:
         _loaded.clear()
+        _by_setting.clear()
 
 
 def profile(specialist: str) -> Profile:
