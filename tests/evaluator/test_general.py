@@ -5,21 +5,19 @@ intervals per category, and a per-prompt report in the artifact store."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM
 
 from services.evaluator.service import setup
 from services.evaluator.settings import EvaluatorSettings
 from shared.bus import Bus
-from shared.events import CheckpointReady, EvalCompleted, TrainMetrics, new_id
+from shared.events import EvalCompleted
 from shared.registry import REGISTRY_BUCKET
 from shared.settings import CommonSettings
-from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
+from shared.store import ARTIFACT_BUCKET, NatsArtifactStore
 from tests.busutil import events_of, fresh_bucket, serving
+from tests.support.checkpoints import announce_checkpoint, tiny_adapter
 
 
 def _suite(root: Path, name: str, n: int) -> Path:
@@ -43,17 +41,9 @@ async def evaluator(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
 async def test_the_general_set_and_the_statistics_travel_with_the_scores(
     bus: Bus, evaluator, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    model.save_pretrained(tmp_path / "adapter")
+    adapter = tiny_adapter(tiny_model_dir, tmp_path / "adapter")
+    cid, cycle = await announce_checkpoint(bus, adapter, tiny_model_dir, "reasoner")
     store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
-    cid = new_id()
-    ref = await put_dir(store, f"adapters/test/{cid}", tmp_path / "adapter")
-    cycle = uuid.uuid4().hex
-    await bus.publish(CheckpointReady(
-        cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, adapter=ref, base_model=str(tiny_model_dir),
-        dataset_id="d", metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1,
-                                             train_loss=1, tokens=1, duration_s=1)))
     events = await events_of(bus, cycle, 3, timeout=120, until=(EvalCompleted,))
     result = next(e for e in events if isinstance(e, EvalCompleted) and e.checkpoint_id == cid)
     assert result.general is not None and result.general.n == 6  # the general set, paired

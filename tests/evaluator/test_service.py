@@ -4,23 +4,20 @@ server with runtime LoRA: the stand-in for vLLM in services/evaluator/local_serv
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM
 
 from services.evaluator.backends import TransformersBackend
 from services.evaluator.local_server import serve
 from services.evaluator.service import setup
 from services.evaluator.settings import EvaluatorSettings
 from shared.bus import Bus
-from shared.events import CheckpointReady, EvalCompleted, TrainMetrics, new_id
+from shared.events import EvalCompleted
 from shared.registry import REGISTRY_BUCKET
 from shared.settings import CommonSettings
-from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
 from tests.busutil import events_of, fresh_bucket, serving
+from tests.support.checkpoints import announce_checkpoint, tiny_adapter
 
 
 @pytest.fixture
@@ -40,20 +37,8 @@ async def test_candidate_is_loaded_scored_and_unloaded(
     server = evaluator_on_endpoint
     loaded: list[str] = []
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    model.save_pretrained(tmp_path / "adapter")
-    store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
-    cid = new_id()
-    ref = await put_dir(store, f"adapters/test/{cid}", tmp_path / "adapter")
-
-    cycle = uuid.uuid4().hex
-    await bus.publish(CheckpointReady(
-        cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, adapter=ref,
-        base_model=str(tiny_model_dir), dataset_id="d",
-        metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1, train_loss=1, tokens=1,
-                             duration_s=1),
-    ))
+    adapter = tiny_adapter(tiny_model_dir, tmp_path / "adapter")
+    cid, cycle = await announce_checkpoint(bus, adapter, tiny_model_dir, "reasoner")
     # While it evaluates, the candidate is a model the server serves under a name of its own.
     # (The stream is shared by the whole session: this fresh durable may first re-evaluate a
     # checkpoint another test published, so look for ours by name.)
