@@ -6,7 +6,9 @@
   cycle is staged → dedup, decontaminate → the specialist's corpus grows (and retires what no
   longer holds) → corpus.updated, and, when the curator says so (curator.py), a balanced
   snapshot of the corpus → dataset in the store → dataset.ready. The assembler also runs the
-  training schedules (train.requested) and hears the decisions that end a training.
+  training schedules (train.requested), follows a training in flight stage by stage
+  (checkpoint.ready, eval.completed) against each stage's deadline, and hears the decisions that
+  end it.
 
 Dedup history and the corpus are versioned: the assembler pins, per cycle, the versions it
 started from, so a redelivered harvest.completed rebuilds the same corpus version and dataset
@@ -44,8 +46,10 @@ from shared.bus import Bus, Consumer, Delivery, Poison
 from shared.cron import Cron
 from shared.events import (
     ArtifactRef,
+    CheckpointReady,
     CorpusUpdated,
     DatasetReady,
+    EvalCompleted,
     Event,
     Example,
     ExamplesHarvested,
@@ -228,6 +232,18 @@ class Judge:
                 specialist=event.specialist, reason="coalesced",
             ))
 
+    async def on_stage(self, event: CheckpointReady | EvalCompleted, delivery: Delivery) -> None:
+        """The training in flight moved on a stage: its next stage's deadline starts now."""
+        raw = await self.state.marked("training", event.specialist)
+        if raw is None:
+            return
+        running = InFlight.model_validate_json(raw)
+        if running.cycle_id != event.cycle_id:
+            return
+        moved = running.advanced("evaluation" if isinstance(event, CheckpointReady) else "decision", utcnow())
+        if moved is not running:
+            await self._set_running(event.specialist, moved)
+
     async def schedule_trainings(self) -> None:
         """Each specialist's training schedule; a slot is claimed by CAS in KV, so it fires once
         across restarts and replicas, and a slot missed while the loop was down fires once."""
@@ -275,35 +291,36 @@ class Judge:
         if raw is None:
             return None
         running = InFlight.model_validate_json(raw)
-        # past its deadline twice over: whatever became of it, it no longer blocks a new training
-        return None if running.expired(now, 2 * self.settings.training_deadline_s) else running
+        # past every stage's deadline twice over: whatever became of it, it no longer blocks a new training
+        return None if running.expired(now, 2 * sum(self.settings.stage_deadlines().values())) else running
 
     async def check_deadlines(self, now: datetime) -> None:
-        """A training with no decision by its deadline is re-run once from its last completed
-        stage, then marked failed (`ouro status` shows it)."""
+        """A training whose current stage gave no result by that stage's deadline is re-run once
+        from its last completed stage, then marked failed (`ouro status` shows it)."""
+        deadlines = self.settings.stage_deadlines()
         for sp in specialists().names:
             raw = await self.state.marked("training", sp)
             if raw is None:
                 continue
             running = InFlight.model_validate_json(raw)
-            match overdue(running, now, self.settings.training_deadline_s):
+            late = f"no {running.stage} result within {deadlines[running.stage]:.0f} s"
+            match overdue(running, now, deadlines):
                 case "rerun":
                     old = DatasetReady.model_validate_json(running.ready or "")
                     cycle_id = derived_id("rerun", running.cycle_id)
                     again = old.model_copy(update={"cycle_id": cycle_id, "event_id": derived_id("dataset", cycle_id)})
                     await self._set_running(sp, running.model_copy(update={
                         "cycle_id": cycle_id, "since": now, "attempts": running.attempts + 1,
-                        "ready": again.model_dump_json()}))
+                        "ready": again.model_dump_json(), "stage": "training", "stage_since": now}))
                     await self.bus.publish(again)
-                    log.warning("cycle %s of %s got no decision in %.0f s: re-run once as %s", running.cycle_id,
-                                sp, self.settings.training_deadline_s, cycle_id)
+                    log.warning("cycle %s of %s: %s; re-run once from its last completed stage as %s",
+                                running.cycle_id, sp, late, cycle_id)
                 case "fail":
-                    reason = (f"no decision within {self.settings.training_deadline_s:.0f} s, "
-                              f"{running.attempts} attempt(s)")
+                    reason = f"{late}, {running.attempts} attempt(s)"
                     await self.state.mark("failed", sp, json.dumps(
                         {"cycle_id": running.cycle_id, "reason": reason, "at": now.isoformat()}).encode())
                     await self.state.kv.delete(f"done.training.{sp}")
-                    metrics.CYCLES_FAILED.labels(sp, "deadline").inc()
+                    metrics.CYCLES_FAILED.labels(sp, f"deadline_{running.stage}").inc()
                     log.error("cycle %s of %s failed: %s", running.cycle_id, sp, reason)
 
     async def _set_running(self, sp: str, running: InFlight) -> None:
@@ -383,6 +400,7 @@ async def setup(bus: Bus, common: CommonSettings | None = None,
     assembler = Consumer("judge-assembler", {
         HarvestCompleted: j.on_completed, TrainRequested: j.on_train_requested,
         ModelPromoted: j.on_decided, ModelRejected: j.on_decided,
+        CheckpointReady: j.on_stage, EvalCompleted: j.on_stage,
     }, ack_wait=settings.ack_wait)
     roles = {"all": [filters, assembler], "filter": [filters], "assembler": [assembler]}
     background = [j.schedule_trainings] if settings.role != "filter" and settings.schedule else []

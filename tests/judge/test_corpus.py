@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.judge.corpus import Corpus, aged_out, snapshot, stale
-from services.judge.curator import InFlight, decide
+from services.judge.curator import InFlight, decide, overdue
 from shared.events import Example, Provenance
 from shared.specialists import profile
 
@@ -77,3 +77,18 @@ def test_when_to_train() -> None:
     assert not decide("schedule", 0, 100, None).train and decide("schedule", 1, 100, None).train
     assert decide("coalesced", 1, 100, None).train
     assert running.expired(T0 + timedelta(hours=7), 6 * 3600) and not running.expired(T0, 6 * 3600)
+
+
+def test_each_stage_has_its_own_deadline() -> None:
+    deadlines = {"training": 6 * 3600, "evaluation": 600, "decision": 60}
+    running = InFlight(cycle_id="c" * 32, since=T0, ready="{}")
+    # training for 5 h is in time; the evaluation's 10 min start when the checkpoint arrives
+    assert overdue(running, T0 + timedelta(hours=5), deadlines) is None
+    evaluating = running.advanced("evaluation", T0 + timedelta(hours=5))
+    assert evaluating.stage == "evaluation"
+    assert overdue(evaluating, T0 + timedelta(hours=5, minutes=9), deadlines) is None
+    assert overdue(evaluating, T0 + timedelta(hours=5, minutes=11), deadlines) == "rerun"
+    # a stage never goes back: a redelivered checkpoint.ready after eval.completed changes nothing
+    deciding = evaluating.advanced("decision", T0 + timedelta(hours=6))
+    assert deciding.advanced("evaluation", T0 + timedelta(hours=7)) is deciding
+    assert overdue(deciding.model_copy(update={"attempts": 2}), T0 + timedelta(hours=6, minutes=2), deadlines) == "fail"
