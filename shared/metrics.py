@@ -6,7 +6,13 @@ change them together.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import hmac
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 EVENTS_HANDLED = Counter("ouro_events_handled_total", "Events handled and acked", ["service", "subject"])
 EVENTS_FAILED = Counter("ouro_events_failed_total", "Event deliveries that failed", ["service", "subject", "kind"])
@@ -44,6 +50,65 @@ ROUTER_UNLOADS = Counter("ouro_router_unloads_total", "Old adapters unloaded aft
 ROUTER_CAPTURED = Counter("ouro_router_sessions_captured_total", "Served conversations sent to the loop", ["outcome"])
 
 
-def serve_metrics(port: int) -> None:
-    if port:
-        start_http_server(port)
+SANDBOX_RUNS = Counter(
+    "ouro_sandbox_runs_total", "Untrusted code runs in the sandbox, by outcome (timeout, killed: a limit hit)",
+    ["outcome"],
+)
+
+# ---------------------------------------------------------------- /metrics
+
+Wsgi = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def guarded(app: Wsgi, token: str) -> Wsgi:
+    """Read-only and, with a token, authenticated: GET/HEAD only (nothing here writes), and
+    `Authorization: Bearer <token>` (Prometheus' `authorization.credentials_file`) when set.
+    `/healthz` answers without the token and says nothing but "ok", for liveness probes."""
+    expected = f"Bearer {token}".encode()
+
+    def guard(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")])
+            return [b"/metrics is read-only\n"]
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        given = environ.get("HTTP_AUTHORIZATION", "").encode()
+        if token and not hmac.compare_digest(given, expected):  # constant time: no guessing by timing
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"'),
+                                                ("Content-Type", "text/plain")])
+            return [b"a bearer token is required\n"]
+        return app(environ, start_response)
+
+    return guard
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        """Every scrape would be a log line."""
+
+
+def serve_metrics(port: int, token: str | None = None) -> WSGIServer | None:
+    """Serve /metrics on `port` (0: not at all) in a daemon thread. `token`: the bearer token a
+    scraper must send; None: `OURO_METRICS_TOKEN` / `OURO_METRICS_TOKEN_FILE` (empty: open)."""
+    if not port:
+        return None
+    if token is None:
+        from shared.settings import CommonSettings
+
+        token = CommonSettings().metrics_bearer()
+    server = make_server("", port, guarded(make_wsgi_app(), token), _Server, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
+# The 95% interval of each score in ouro_eval_score (bootstrap over the category's prompts), so a
+# dashboard shows how far apart two scores must be before the gate can tell them apart.
+EVAL_SCORE_LOW = Gauge("ouro_eval_score_low", "Lower end of the 95% interval of ouro_eval_score",
+                       ["specialist", "category", "model"])
+EVAL_SCORE_HIGH = Gauge("ouro_eval_score_high", "Upper end of the 95% interval of ouro_eval_score",
+                        ["specialist", "category", "model"])

@@ -2,7 +2,7 @@
 
     from shared.nats_auth import ensure_credentials, client_auth
     creds = ensure_credentials(data_dir / "auth")       # first start: passwords + server config (0600)
-    python -m shared.nats_auth deploy/secrets             # the same for compose and K8s secrets
+    python -m shared.nats_auth deploy/secrets             # the same (+ TLS, tokens) for compose and K8s
     nats-server -c <data_dir>/auth/nats.conf ...         # anonymous clients are refused
     auth = client_auth("operator")                      # OURO_NATS_USER/..., else this data dir's file
 
@@ -28,7 +28,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.events import STREAM_NAME, Subject
+from shared.events import PROGRESS_SUBJECT, STREAM_NAME, Subject
 
 S = Subject
 API = "$JS.API"
@@ -104,16 +104,18 @@ def _identity(name: str, rights: _Rights) -> Identity:
 
 # Identity → rights. A new consumer, bucket or output subject of a service is one line here.
 IDENTITIES: dict[str, Identity] = {i.name: i for i in [
+    # reads the champions (registry) and the corpus manifests (judge) for its self-description
     _identity("harvester", _bus_member() + _durable("harvester") + _kv(HARVESTER_KV)
+              + _kv(REGISTRY, write=()) + _kv(JUDGE_KV, write=())
               + _publishes(S.EXAMPLES_HARVESTED, S.HARVEST_COMPLETED, S.HARVEST_REQUESTED)),  # + its schedule
     _identity("judge", _bus_member() + _durable("judge-filter") + _durable("judge-assembler") + _kv(JUDGE_KV)
               + _objects(ARTIFACTS, write=True) + _publishes(S.DATASET_READY, S.CORPUS_UPDATED, S.TRAIN_REQUESTED)),
     _identity("trainer", _bus_member() + _durable("trainer") + _kv(REGISTRY, write=("checkpoint.>",))
-              + _objects(ARTIFACTS, write=True) + _publishes(S.CHECKPOINT_READY)),
+              + _objects(ARTIFACTS, write=True) + _publishes(S.CHECKPOINT_READY) + _Rights(pub=[PROGRESS_SUBJECT])),
     _identity("evaluator", _bus_member() + _durable("evaluator")
               # writes its per-prompt eval reports (evals/...) to the artifact store
               + _kv(REGISTRY, write=("done.eval.>", "done.evalcache.>")) + _objects(ARTIFACTS, write=True)
-              + _publishes(S.EVAL_COMPLETED)),
+              + _publishes(S.EVAL_COMPLETED) + _Rights(pub=[PROGRESS_SUBJECT])),
     _identity("promoter", _bus_member() + _durable("promoter")
               + _kv(REGISTRY, write=("champion.>", "archive.>", "done.decision.>")) + _objects(ARTIFACTS, write=False)
               + _publishes(S.MODEL_PROMOTED, S.MODEL_REJECTED, S.HARVEST_REQUESTED)),
@@ -124,7 +126,7 @@ IDENTITIES: dict[str, Identity] = {i.name: i for i in [
               + _Rights(pub=[f"{API}.CONSUMER.LIST.{STREAM_NAME}", f"{API}.CONSUMER.NAMES.{STREAM_NAME}"])
               + _kv(REGISTRY, write=("champion.>", "archive.>")) + _kv(HARVESTER_KV, write=())
               + _kv(JUDGE_KV, write=()) + _objects(ARTIFACTS, write=False)
-              + _publishes(S.HARVEST_REQUESTED)),
+              + _publishes(S.HARVEST_REQUESTED) + _Rights(sub=[PROGRESS_SUBJECT])),  # live progress, never stored
     # The serving router: which adapter is champion (and its files), and the sessions it serves.
     _identity("router", _bus_member() + _kv(REGISTRY, write=()) + _objects(ARTIFACTS, write=False)
               + _publishes(S.SESSIONS_NEW)),
@@ -224,6 +226,35 @@ def client_auth(default_identity: str, settings: object | None = None) -> Client
     return ClientAuth("", "", ca) if ca else None
 
 
+# ---------------------------------------------------------------- the matrix, for people
+
+
+def permission_matrix() -> str:
+    """IDENTITIES as a Markdown table (identity × subject × pub/sub), read back from the very
+    subjects the server enforces; deploy/README.md carries it (a test keeps the two equal)."""
+    rows = ["| identity | publishes | pulls from durable | KV read | KV write (keys) | object store | subscribes |",
+            "|---|---|---|---|---|---|---|"]
+    for i in IDENTITIES.values():
+        if i.publish == (">",):
+            rows.append(f"| `{i.name}` | everything (`>`) | any | any | any | read, write | everything (`>`) |")
+            continue
+        pub = set(i.publish)
+        events = [f"`{x}`" for x in i.publish if not x.startswith(("$", "_INBOX"))]
+        if f"{API}.CONSUMER.CREATE.{STREAM_NAME}" in pub:
+            events.append(f"(reads stream `{STREAM_NAME}`)")
+        durables = [f"`{x.rsplit('.', 1)[1]}`" for x in i.publish if x.startswith(f"{API}.CONSUMER.MSG.NEXT.")]
+        kv_read = [f"`{x.removeprefix(f'{API}.STREAM.INFO.KV_')}`" for x in i.publish
+                   if x.startswith(f"{API}.STREAM.INFO.KV_")]
+        kv_write = [f"`{x.removeprefix('$KV.')}`" for x in i.publish if x.startswith("$KV.")]
+        objects = [f"`{x.removeprefix(f'{API}.STREAM.INFO.OBJ_')}` "
+                   + ("read, write" if f"$O.{x.removeprefix(f'{API}.STREAM.INFO.OBJ_')}.>" in pub else "read")
+                   for x in i.publish if x.startswith(f"{API}.STREAM.INFO.OBJ_")]
+        subs = [f"`{x}`" for x in i.subscribe]
+        cells = [", ".join(c) or "—" for c in (events, durables, kv_read, kv_write, objects, subs)]
+        rows.append(f"| `{i.name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 # ---------------------------------------------------------------- deployments
 
 
@@ -239,22 +270,49 @@ def password_env(identity: str) -> str:
     return f"NATS_PASSWORD_{identity.upper()}"
 
 
+# Where compose mounts the files below inside the containers (`secrets:` targets in compose.yaml).
+IN_CONTAINER = Path("/run/secrets")
+DEPLOY_TLS = Tls(cert=IN_CONTAINER / "nats-server.pem", key=IN_CONTAINER / "nats-server-key.pem",
+                 ca=IN_CONTAINER / "nats-ca.pem")
+# Bearer tokens of the deployment's HTTP endpoints: /metrics (Prometheus scrapes with it), vLLM's
+# --api-key (the evaluator, promoter and router send it), the router's API (its clients send it).
+DEPLOY_TOKENS = ("metrics-token", "vllm-api-key", "router-api-key")
+
+
 def write_deploy_secrets(out: Path) -> None:
-    """The files compose and `kubectl create secret` take: <identity>.password and nats.conf.
+    """The files compose and `kubectl create secret` take: <identity>.password, nats.conf (TLS on,
+    certificate paths as mounted in the nats container), the tokens in DEPLOY_TOKENS, and under
+    `tls/` the project's CA and the server certificate (`shared/nats_tls.py`). Existing ones are kept.
 
     Compose bind-mounts secret files with their host mode, and the services run as uid 10001, so
-    the files are 0644 inside a 0700 directory: the directory is what keeps them private."""
+    the files are 0644 inside a 0700 directory: the directory is what keeps them private. The CA's
+    key stays 0600: no container needs it, and K8s never gets it (deploy/README.md)."""
+    from shared.nats_tls import ensure_tls
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
-    ensure_credentials(out)
-    for path in out.iterdir():
-        path.chmod(0o644)
+    ensure_tls(out / "tls")
+    ensure_credentials(out, DEPLOY_TLS)
+    for name in DEPLOY_TOKENS:
+        if not (out / name).exists():
+            write_private(out / name, secrets.token_urlsafe(32))
+    for path in [*out.iterdir(), *(out / "tls").iterdir()]:
+        if path.is_file():
+            path.chmod(0o600 if path.name == "ca-key.pem" else 0o644)
 
 
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description="NATS identities for compose/K8s: passwords and nats.conf")
-    parser.add_argument("out", type=Path, help="directory to write (e.g. deploy/secrets); existing passwords kept")
-    write_deploy_secrets(parser.parse_args().out)
+    parser = argparse.ArgumentParser(description="secrets for compose/K8s: NATS passwords, nats.conf, TLS, tokens")
+    parser.add_argument("out", type=Path, nargs="?",
+                        help="directory to write (e.g. deploy/secrets); existing passwords kept")
+    parser.add_argument("--matrix", action="store_true", help="print the permission matrix (Markdown) instead")
+    args = parser.parse_args()
+    if args.matrix:
+        print(permission_matrix(), end="")
+    elif args.out is None:
+        parser.error("give the directory to write, or --matrix")
+    else:
+        write_deploy_secrets(args.out)

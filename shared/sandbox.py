@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared import metrics
+
 NOBODY = 65534
 MASKED = ("/tmp", "/var/tmp", "/dev/shm")
 
@@ -139,4 +141,9 @@ def run_python(files: dict[str, str], main: str, *, timeout_s: float = 4.0, limi
     why = available()
     if why is not None:
         raise SandboxUnavailable(f"the sandbox cannot run here ({why}); model code is not run unconfined")
-    return _run(files, main, timeout_s, limits or Limits())
+    result = _run(files, main, timeout_s, limits or Limits())
+    # A limit hit (the wall clock, or a signal from an rlimit) is what the sandbox-violation alert counts.
+    outcome = "timeout" if result.timed_out else "killed" if result.returncode < 0 else (
+        "ok" if result.returncode == 0 else "failed")
+    metrics.SANDBOX_RUNS.labels(outcome).inc()
+    return result

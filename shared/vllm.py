@@ -18,12 +18,14 @@ class LoraServerError(RuntimeError):
 
 
 class LoraClient:
-    def __init__(self, base_url: str, timeout: float = 120.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 120.0, api_key: str = "") -> None:
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.timeout = timeout
+        # vLLM started with --api-key wants it on every /v1 call, the adapter API included
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     async def _post(self, route: str, body: dict[str, str]) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, headers=self.headers) as client:
             return await client.post(route, json=body)
 
     async def load(self, name: str, adapter_dir: Path, *, exist_ok: bool = False) -> None:

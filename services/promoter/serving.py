@@ -16,8 +16,8 @@ log = logging.getLogger("ouro.promoter.serving")
 
 
 class VllmServing:
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
-        self.client = LoraClient(base_url, timeout)
+    def __init__(self, base_url: str, timeout: float = 60.0, api_key: str = "") -> None:
+        self.client = LoraClient(base_url, timeout, api_key)
 
     async def swap(self, name: str, adapter_dir: Path, previous: str | None) -> None:
         await self.client.load(name, adapter_dir, exist_ok=True)

@@ -4,7 +4,8 @@
     response = await router.handle(Request("POST", "/v1/chat/completions", headers, body))
 
 Routes: `POST /v1/chat/completions` (also `stream: true`, passed through as server-sent events),
-`GET /v1/models`, `GET /healthz`. The `model` a client asks for:
+`GET /v1/models`, `GET /healthz`; nothing else (no adapter loading, no state to write). With an API
+key set, every route but `/healthz` wants `Authorization: Bearer <key>`. The `model` a client asks for:
 - `auto`: routed by the estimate (`routing.py`) and the rule table in the specialist file;
 - a specialist's name: that specialist's current champion (the base model while it has none);
 - a versioned adapter (`coder-v7`), while it is a champion; or the base model's name.
@@ -14,6 +15,7 @@ Every answer carries `X-Ouro-Specialist`, `X-Ouro-Adapter` (the versioned name, 
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -39,14 +41,17 @@ _PASS = ("content-type", "x-request-id")
 
 class Router:
     def __init__(self, table: AdapterTable, *, backend_url: str, base_model: str, capture: Capture | None = None,
-                 timeout: float = 600.0, max_connections: int = 256) -> None:
+                 timeout: float = 600.0, max_connections: int = 256, api_key: str = "",
+                 backend_api_key: str = "") -> None:
         self.table = table
         self.base_model = base_model
         self.capture = capture
+        self.expected = f"Bearer {api_key}".encode() if api_key else None
         # One pooled client for the process: a connection per request would cost more than routing.
         self.client = httpx.AsyncClient(
             base_url=backend_url.rstrip("/").removesuffix("/v1"), timeout=httpx.Timeout(timeout, connect=10.0),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"Authorization": f"Bearer {backend_api_key}"} if backend_api_key else None,
         )
 
     async def close(self) -> None:
@@ -54,13 +59,15 @@ class Router:
 
     async def handle(self, req: Request) -> Response:
         route = req.path.split("?", 1)[0].rstrip("/")
+        if req.method == "GET" and route in ("/healthz", "/health"):
+            return Response.json(200, {"status": "ok"})
+        if self.expected and not hmac.compare_digest(req.headers.get("authorization", "").encode(), self.expected):
+            return error(401, "a valid API key is required (Authorization: Bearer <key>)", "authentication_error")
         if req.method == "POST" and route == "/v1/chat/completions":
             return await self.chat(req)
         if req.method == "GET" and route == "/v1/models":
             return Response.json(200, {"object": "list", "data": [
                 {"id": name, "object": "model", "owned_by": "ouroboros"} for name in self.models()]})
-        if req.method == "GET" and route in ("/healthz", "/health"):
-            return Response.json(200, {"status": "ok"})
         return error(404, f"no route {req.method} {req.path}")
 
     def models(self) -> list[str]:

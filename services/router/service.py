@@ -30,7 +30,7 @@ from shared import metrics
 from shared.bus import Bus
 from shared.registry import REGISTRY_BUCKET, ChampionRecord, Registry
 from shared.service import ServiceTable
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, secret_value
 from shared.specialists import specialists
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir
 from shared.vllm import LoraClient
@@ -42,11 +42,13 @@ RETRIES = 5  # loading a new champion: 2 + 4 + 8 + 16 s of retries, then wait fo
 class RouterService:
     def __init__(self, bus: Bus, registry: Registry, common: CommonSettings, settings: RouterSettings) -> None:
         self.bus, self.registry, self.common, self.settings = bus, registry, common, settings
-        self.table = AdapterTable(LoraClient(settings.backend_url, settings.request_timeout),
+        backend_key = secret_value(settings.backend_api_key, settings.backend_api_key_file)
+        self.table = AdapterTable(LoraClient(settings.backend_url, settings.request_timeout, backend_key),
                                   drain_timeout=settings.drain_timeout)
         self.capture = Capture(bus.publish, enabled=settings.capture)
         self.router = Router(self.table, backend_url=settings.backend_url, base_model=settings.base_model_name,
-                             capture=self.capture, timeout=settings.request_timeout)
+                             capture=self.capture, timeout=settings.request_timeout,
+                             api_key=secret_value(settings.api_key, settings.api_key_file), backend_api_key=backend_key)
         self.http = HttpServer(self.router.handle)
         self.ready = asyncio.Event()  # the champions at start are loaded
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +18,13 @@ class RouterSettings(BaseSettings):
     backend_url: str = "http://127.0.0.1:8000"
     # The name the backend serves the base model under (vLLM: its --served-model-name or --model).
     base_model_name: str = "base"
+    # The key clients must send (`Authorization: Bearer <key>`, as OpenAI clients do) on every /v1
+    # route; /healthz stays open for probes. Inline or a mounted secret file; empty: no key asked.
+    api_key: SecretStr = SecretStr("")
+    api_key_file: Path | None = None
+    # vLLM's --api-key, sent on the requests forwarded to it and on its adapter API.
+    backend_api_key: SecretStr = SecretStr("")
+    backend_api_key_file: Path | None = None
     # Consent of this deployment to send served conversations back into the loop; a request can
     # still opt out with `X-Ouro-Capture: off`.
     capture: bool = False

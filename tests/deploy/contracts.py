@@ -26,7 +26,7 @@ SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/__main__.py
 # Services that load the base model and so mount the model cache at <data_dir>/models.
 MODEL_USERS = {"harvester", "judge", "trainer", "evaluator"}
 METRICS_PORT = "9100"
-NATS_URL = "nats://nats:4222"
+NATS_URL = "tls://nats:4222"  # TLS only, the server verified against the project's CA
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -261,6 +261,16 @@ def compose_env(svc: dict) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
     return {k: interpolate(v) for k, v in env.items()}
+
+
+def mounted_secrets(svc: dict) -> dict[str, str]:
+    """A compose service's secrets: target file name under /run/secrets → the secret's name
+    (the short form `- name` mounts the secret `name` at /run/secrets/name)."""
+    found = {}
+    for s in svc.get("secrets", []):
+        name = s if isinstance(s, str) else s["source"]
+        found[name if isinstance(s, str) else s.get("target", name)] = name
+    return found
 
 
 def validate_env(env: dict[str, str], service: str, where: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,8 @@ def test_dashboard_uses_only_real_metrics(dashboard: dict) -> None:
     assert {"ouro_events_handled_total", "ouro_events_failed_total", "ouro_dead_letters_total",
             "ouro_examples_harvested_total", "ouro_judge_kept_total", "ouro_judge_dropped_total",
             "ouro_training_seconds_sum", "ouro_training_loss", "ouro_eval_score", "ouro_promotions_total",
-            "ouro_rejections_total", "ouro_secrets_scrubbed_total"} <= used
+            "ouro_rejections_total", "ouro_secrets_scrubbed_total", "ouro_eval_score_low", "ouro_eval_score_high",
+            "ouro_sandbox_runs_total"} <= used
 
 
 def test_dashboard_layout_and_provisioning(dashboard: dict, compose: dict) -> None:

@@ -112,5 +112,5 @@ def test_nats_helm_values(k8s: list[dict]) -> None:
     release, namespace = re.search(r"helm upgrade --install (\S+) nats/nats --namespace (\S+)",
                                    (DEPLOY / "README.md").read_text()).groups()
     url = by_kind(k8s, "ConfigMap")["ouroboros-env"]["data"]["OURO_NATS_URL"]
-    assert url == f"nats://{release}:4222"
+    assert url == f"tls://{release}:4222"
     assert namespace == load_yaml(K8S / "base" / "kustomization.yaml")["namespace"]

@@ -36,10 +36,12 @@ def _adapter(base: Path, out: Path, seed: int) -> Path:
 
 @pytest.fixture
 async def promoter_with_vllm(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
-    server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir)
+    # keyed as vLLM is with --api-key in compose/K8s: the promoter's load/unload must carry it
+    server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir,
+                   api_key="vllm-test-key")
     await fresh_bucket(bus, REGISTRY_BUCKET)
     settings = PromoterSettings(ack_wait=5, vllm_url=server.url, min_overall=0.0, min_category=0.0,
-                                must_beat_champion=False)
+                                must_beat_champion=False, vllm_api_key="vllm-test-key")
     async with serving(bus, await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)):
         yield server
     server.shutdown()
@@ -81,7 +83,7 @@ async def test_promotion_loads_a_versioned_adapter_and_unloads_the_old_one(
     # The served name answers with the promoted adapter: exactly what that adapter generates
     # in-process, and not what the bare base model says.
     prompt = [[{"role": "user", "content": "Which specialist should review the failing test?"}]]
-    answer = OpenAIBackend(server.url, model=name1).generate(prompt, 8)
+    answer = OpenAIBackend(server.url, model=name1, api_key="vllm-test-key").generate(prompt, 8)
     assert answer == TransformersBackend(tiny_model_dir, tmp_path / first).generate(prompt, 8)
     assert answer != TransformersBackend(tiny_model_dir).generate(prompt, 8)
 

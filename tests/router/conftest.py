@@ -101,9 +101,16 @@ def router_settings() -> RouterSettings:
 
 
 @pytest.fixture
-async def stack(bus: Bus, tiny_model_dir: Path, tmp_path: Path, router_settings: RouterSettings
+def backend_key() -> str:
+    """The stand-in's --api-key ("": none); a test module overrides it to require one."""
+    return ""
+
+
+@pytest.fixture
+async def stack(bus: Bus, tiny_model_dir: Path, tmp_path: Path, router_settings: RouterSettings, backend_key: str
                 ) -> AsyncIterator[Stack]:
-    backend = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir)
+    backend = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir,
+                    api_key=backend_key)
     await fresh_bucket(bus, REGISTRY_BUCKET)
     registry = Registry(await bus.kv(REGISTRY_BUCKET))
     settings = router_settings.model_copy(update={"backend_url": backend.url})

@@ -114,7 +114,8 @@ async def test_emitter_publishes_commits_and_nothing_else(secured, as_, tmp_path
 async def test_harvester_cannot_write_the_registry_or_announce_a_model(as_) -> None:
     harvester = await as_("harvester")
     kv = await (await as_("promoter")).js.create_key_value(bucket=REGISTRY_BUCKET, history=10)
-    await harvester.refused("$JS.API.STREAM.INFO.KV_ouro-registry", harvester.js.key_value(REGISTRY_BUCKET))
+    reader = await harvester.js.key_value(REGISTRY_BUCKET)  # it reads the champions (its self-description) ...
+    await harvester.refused("$KV.ouro-registry.champion.orchestrator", reader.put("champion.orchestrator", b"{}"))
     await harvester.refused("$KV.ouro-registry.champion.orchestrator",
                             harvester.js.publish("$KV.ouro-registry.champion.orchestrator", b"{}"))
     with pytest.raises(nats.js.errors.KeyNotFoundError):
