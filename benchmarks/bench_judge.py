@@ -1,10 +1,12 @@
 """Judge N synthetic examples: the filter stage against its previous path, in the same run (a benchmark, not a test).
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_judge.py --n 2000 [--repeats 3] [--tokenizer-dir DIR]
+        [--lever-pairs 300] [--int8-pairs 200]   # per-lever coherence timings, int8 vs fp32 (0: skip either)
 
 The baseline is the coherence filter as it was (`CoherenceFilter(window=None)`: sentence-transformers,
 first 128 word pieces, int8); the candidate is the judge's filters as `build_filters` makes them
-now (windowed, bf16 on AMX CPUs, embedding cache). Both run over the same examples `--repeats`
+now (windowed, bf16 on AMX CPUs or ONNX Runtime int8, embedding cache); the levers section also
+times the ONNX Runtime encoders on the same window. Both run over the same examples `--repeats`
 times, alternating which goes first; the speed-up is reported per repeat (median and spread), and
 every example whose verdict differs between the two is printed. Without --tokenizer-dir it uses the
 tiny test tokenizer (tests/support/tiny_model.py). The decontamination index is timed cold (fresh cache
@@ -84,17 +86,20 @@ def preview(text: str, n: int) -> str:
 
 def coherence_levers(examples: list[Example], config: JudgeConfig, repeats: int) -> dict:
     """Each lever on its own, coherence only, on the same pairs: the previous path first."""
-    from services.judge.filters.coherence import CoherenceFilter, Window
+    from services.judge.filters.coherence import CoherenceFilter, Window, cpu_has_fast_bf16
 
     pairs = [(e.prompt, e.response) for e in examples]
     full = Window(head=config.coherence_max_tokens - 2, tail=0)  # what the previous path reads
+    torch_precision = "bf16" if cpu_has_fast_bf16() else "int8" if config.coherence_int8 else "fp32"
     levers = {
         "previous (sentence-transformers, int8, first 126 pieces)":
             CoherenceFilter(window=None, int8=config.coherence_int8, max_seq_length=config.coherence_max_tokens),
         "+ direct BERT, length-bucketed batches (int8, same 126 pieces)":
             CoherenceFilter(window=full, precision="int8", cache=None),
-        "+ bf16 where AMX (same 126 pieces)": CoherenceFilter(window=full, cache=None),
+        "+ bf16 where AMX (same 126 pieces)": CoherenceFilter(window=full, precision=torch_precision, cache=None),
         "+ window (default)": CoherenceFilter(cache=None),
+        "ONNX Runtime int8, per-channel (same window)": CoherenceFilter(precision="onnx-int8", cache=None),
+        "ONNX Runtime fp32 (same window)": CoherenceFilter(precision="onnx-fp32", cache=None),
     }
     for f in levers.values():
         f.score(pairs[:8])  # warm-up: first-call costs out of the timings
@@ -116,6 +121,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--lever-pairs", type=int, default=300, help="pairs for the per-lever coherence timings (0: skip)")
+    p.add_argument("--int8-pairs", type=int, default=200, help="pairs for int8 vs fp32 on the previous path (0: skip)")
     p.add_argument("--show", type=int, default=30, help="disagreements printed")
     p.add_argument("--tokenizer-dir", default=None)
     p.add_argument("--no-coherence", action="store_true")
@@ -197,16 +203,17 @@ def main() -> None:
             })
             if args.lever_pairs:
                 result["coherence_levers"] = coherence_levers(examples[: args.lever_pairs], config, args.repeats)
+        if config.coherence and args.int8_pairs:
             # int8 against fp32 on the previous path, same examples (the figure the README used to quote)
-            pairs = [(e.prompt, e.response) for e in examples[:200]]
+            pairs = [(e.prompt, e.response) for e in examples[: args.int8_pairs]]
             fp32 = CoherenceFilter(window=None, int8=False)
             int8 = CoherenceFilter(window=None, int8=True)
             fp32.score(pairs[:8])
             int8.score(pairs[:8])
             q = compare(lambda: fp32.score(pairs), lambda: int8.score(pairs), repeats=args.repeats)
-            result["coherence_int8_vs_fp32_previous_path_200"] = {
+            result[f"coherence_int8_vs_fp32_previous_path_{len(pairs)}"] = {
                 "speedup": q["speedup"], "fp32_s": q["baseline_s"], "int8_s": q["candidate_s"]}
-        else:
+        if not config.coherence:
             batches = run(filters)
 
         kw = {"suites": config.suite_dirs(), "cache_dir": config.cache_dir}

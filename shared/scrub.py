@@ -56,7 +56,7 @@ _KEYWORDS = (
 _ASSIGNMENT = re.compile(
     rf"(?P<key>\b[A-Za-z0-9_-]*?(?:{_KEYWORDS})[A-Za-z0-9_-]*)[\"']?"
     r"(?P<sep>[ \t]*(?::[ \t]*[A-Za-z_][\w\[\], .|]*?)?[ \t]*(?:==?|:=|=>|:)[ \t]*)"
-    r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;)\"'}]+)",
+    r"(?P<val>(?:\b[rRbBuUfF]{1,2})?(?:\"[^\"\n]*\"|'[^'\n]*')|[^\s,;)\"'}]+)",
     re.IGNORECASE,
 )
 # Code, not a secret: `password = os.environ["X"]`, `secret = None`, `api_key: str`.
@@ -66,9 +66,28 @@ _PLACEHOLDER = re.compile(r"^(?:|<[^>]*>|\*+|x+|\.\.\.|\$\{?[\w.]+\}?|\{\{.*\}\}
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 
+# Characters an unquoted expression has and an unquoted secret (`PASSWORD=hunter2`) does not:
+# `secret_keys = [to_bytes(s) for s in keys]` is code; replacing its "value" broke the line.
+_EXPRESSION = re.compile(r"[()\[\]{}<>]")
+_FIELD_SPLIT = re.compile(r"\{[^{}]*\}|[^{}]+")
+_STRING_PREFIX = re.compile(r"^[rRbBuUfF]{1,2}(?=[\"'])")
+
+
+def _split_literal(raw: str) -> tuple[str, str, str] | None:
+    """(prefix, quote, body) of a quoted literal such as `b"..."`, or None for an unquoted value."""
+    prefix = m.group(0) if (m := _STRING_PREFIX.match(raw)) else ""
+    rest = raw[len(prefix):]
+    if rest[:1] in "\"'" and len(rest) >= 2 and rest[-1] == rest[0]:
+        return prefix, rest[0], rest[1:-1]
+    return None
+
+
 def _is_secret_value(raw: str) -> bool:
-    quoted = raw[:1] in "\"'" and len(raw) >= 2
-    value = raw[1:-1] if quoted else raw
+    literal = _split_literal(raw)
+    quoted = literal is not None
+    value = literal[2] if literal else raw
+    if not quoted and _EXPRESSION.search(value):
+        return False
     if _PLACEHOLDER.match(value) or SECRET in value:
         return False
     if quoted:
@@ -106,8 +125,16 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
         val = m.group("val")
         if not _is_secret_value(val):
             return m.group(0)
-        quote = val[0] if val[0] in "\"'" and len(val) >= 2 else ""
-        return m.group(0)[: m.start("val") - m.start(0)] + f"{quote}{SECRET}{quote}"
+        # Only the secret's characters go: a literal keeps its prefix and quotes, so the code or
+        # YAML around it still parses.
+        literal = _split_literal(val)
+        if literal and "f" in literal[0].lower() and "{" in literal[2]:
+            # an f-string: its `{fields}` are code; only the literal text between them goes
+            body = _FIELD_SPLIT.sub(lambda p: p.group(0) if p.group(0).startswith("{") else SECRET, literal[2])
+            kept = f"{literal[0]}{literal[1]}{body}{literal[1]}"
+        else:
+            kept = f"{literal[0]}{literal[1]}{SECRET}{literal[1]}" if literal else SECRET
+        return m.group(0)[: m.start("val") - m.start(0)] + kept
 
     text = sub("assignment", _ASSIGNMENT, text, assignment)
     text = sub("email", _EMAIL, text, EMAIL)

@@ -29,7 +29,7 @@ HOW_TO_LOAD = {
     "openai": "`<split>.jsonl`, one `{\"messages\": [...]}` per line (tool calls as `tool_calls`, with `tools`): "
               "upload as a chat fine-tuning training / validation file",
     "sharegpt": "`<split>.jsonl`, one `{\"id\", \"conversations\": [{\"from\", \"value\"}]}` per line "
-                "(from: system, human, gpt, function_call, observation)",
+                "(from: system, human, gpt, function_call, observation; `tools`, a JSON string, on rows that call any)",
     "alpaca": "`<split>.jsonl`, one `{\"instruction\", \"input\", \"output\", \"system\"}` per line "
               "(single-turn examples only)",
 }

@@ -8,8 +8,10 @@ Layouts (each with README.md, the card, and card.json; a split with no examples 
 by `hf`, where an empty split still loads):
 - hf        `data/` — `datasets.DatasetDict.save_to_disk` (train, validation): `load_from_disk("data")`
 - parquet   `data/<split>-00000-of-00001.parquet`; the README's `configs` let `load_dataset(DIR)` find them
-- openai    `<split>.jsonl`, one `{"messages": [...]}` per line (chat fine-tuning)
+- openai    `<split>.jsonl`, one `{"messages": [...]}` per line (chat fine-tuning; `tool_calls`,
+            `tool_call_id` and `tools` where an example calls tools)
 - sharegpt  `<split>.jsonl`, one `{"id", "conversations": [{"from", "value"}]}` per line
+            (`function_call` / `observation` turns and a `tools` string where it calls tools)
 - alpaca    `<split>.jsonl`, one `{"id", "instruction", "input", "output", "system"}` per line
 """
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from services.harvester.plan import HarvestPlan
-from shared.events import ExampleFormat
+from shared.events import ChatMessage, ExampleFormat
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,14 @@ class Draft:
     # renders it with the base model family's think tags (formats.THINK_FAMILIES), or drops the
     # draft when the tokenizer has none. The plain answer is a separate draft.
     thought: str | None = None
+    # A whole conversation in OpenAI's shape (tool calls and tool results included), when the draft
+    # is multi-turn; `messages` is then its (role, content) projection for transforms that read
+    # text. core builds the example from `chat` only while `messages` still matches it, so a
+    # transform that rewrites `messages` is never silently undone.
+    chat: tuple[ChatMessage, ...] | None = None
+    # A verifiable final answer (an executed return value, a computed number): STaR (star.py) keeps
+    # a sampled answer for this prompt only when its conclusion states exactly this.
+    expected: str | None = None
 
     @property
     def prompt(self) -> str:
@@ -71,6 +79,7 @@ class Context:
     refreshed: dict[str, set[str]] = field(default_factory=dict)
     full_scan: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)  # repository files deleted since the watermark
+    outcomes: Counter[str] = field(default_factory=Counter)  # what STaR's samples did, by outcome
 
     def read_paths(self, generator: str, root: Path, changed: set[str] | None, mined: set[str]) -> None:
         """Record what `generator` read: the `changed` paths on an incremental run, else a full scan."""

@@ -20,6 +20,12 @@ TASKS: dict[str, str] = {
     "concise_rewrite": "conciseness",
     "tool_spec_call": "tool_specs",
     "explain_doc": "docs",
+    "exec_trace": "exec_reasoning", "exec_test": "exec_reasoning",
+    "affect": "affect",
+    "self_description": "self_description",
+    "fix_explain": "fix_reasoning",
+    "plan_feature": "planning", "plan_session": "planning",
+    "interrupt": "interrupts",
 }
 
 # external: the configured category travels as the hint; it applies to every specialist that has it.

@@ -23,15 +23,23 @@ from services.harvester.base import Context, Draft, Generator, Skips, Transform,
 from services.harvester.categories import category_for
 from services.harvester.errors import HarvestError, UnknownTokenizerFamily
 from services.harvester.formats import apply_fim, fim_tokens, render_think, think_family
+from services.harvester.generators.affect import Affect
 from services.harvester.generators.ast_code import AstCode
 from services.harvester.generators.conciseness import Conciseness
 from services.harvester.generators.docs import Docs
+from services.harvester.generators.exec_reasoning import ExecReasoning
 from services.harvester.generators.external import External
+from services.harvester.generators.fix_reasoning import FixReasoning
 from services.harvester.generators.git_diffs import GitDiffs
+from services.harvester.generators.interrupts import Interrupts
+from services.harvester.generators.planning import Planning
+from services.harvester.generators.self_description import SelfDescription
 from services.harvester.generators.sessions import Sessions
 from services.harvester.generators.targeted import Targeted
 from services.harvester.generators.tool_specs import ToolSpecs
 from services.harvester.plan import ExternalSource, HarvestPlan
+from services.harvester.star import star
+from services.harvester.teacher import teach
 from shared.events import ChatMessage, Example, Provenance
 from shared.scrub import scrub
 from shared.specialists import specialists
@@ -41,7 +49,11 @@ __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "Un
 # The source generators every harvest runs, in order. A new generator is one module under
 # generators/ (a class with `name` and `run(ctx)` yielding Drafts), one entry here, its task names
 # in categories.TASKS, and a mapping of those tasks in the specialist file.
-SOURCES: tuple[Callable[[], Generator], ...] = (AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External)
+SOURCES: tuple[Callable[[], Generator], ...] = (
+    AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External,
+    # issue 11, "every category fed": one module each
+    ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts,
+)
 
 MIN_ANSWER_TOKENS = 10
 MAX_ANSWER_TOKENS = 600
@@ -60,6 +72,7 @@ class HarvestResult:
     refreshed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # generator -> repo paths read again
     full_scan: tuple[str, ...] = ()  # generators that read the whole tree
     gone: tuple[str, ...] = ()  # repo paths deleted since the watermark
+    outcomes: dict[str, int] = field(default_factory=dict)  # "star:solved" ...: what the model-asking steps did
 
 
 def validate(plan: HarvestPlan) -> None:
@@ -105,9 +118,21 @@ def _scrub_all(text: str | None, scrubbed: Counter[str]) -> str | None:
     return clean
 
 
+def _scrub_message(m: ChatMessage, scrubbed: Counter[str]) -> ChatMessage:
+    """A multi-turn message scrubbed like any text: its content and each tool call's arguments."""
+    calls = None if m.tool_calls is None else tuple(
+        c.model_copy(update={"function": c.function.model_copy(
+            update={"arguments": _scrub_all(c.function.arguments, scrubbed) or "{}"})})
+        for c in m.tool_calls)
+    return m.model_copy(update={"content": _scrub_all(m.content, scrubbed) or "", "tool_calls": calls})
+
+
 def build_example(d: Draft, spec: str, category: str, scrubbed: Counter[str]) -> Example:
     """The one place a draft becomes an Example: every message and provenance text is scrubbed here."""
-    messages = [ChatMessage(role=r, content=_scrub_all(c, scrubbed) or "") for r, c in d.messages]  # type: ignore[arg-type]
+    if d.chat is not None and tuple((m.role, m.content) for m in d.chat) == d.messages:
+        messages = [_scrub_message(m, scrubbed) for m in d.chat]
+    else:
+        messages = [ChatMessage(role=r, content=_scrub_all(c, scrubbed) or "") for r, c in d.messages]  # type: ignore[arg-type]
     provenance = Provenance(
         source=_scrub_all(d.source, scrubbed) or "",
         commit=_scrub_all(d.commit, scrubbed),
@@ -137,6 +162,10 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
         drafts.extend(list(t.run(drafts, ctx)))
     if plan.weak_categories:
         drafts.extend(list(Targeted().run(drafts, ctx)))
+    if plan.teacher is not None:
+        drafts.extend(teach(drafts, plan.teacher, ctx.skips))
+    if plan.star is not None:
+        drafts.extend(star(drafts, plan.star, ctx.outcomes))
 
     scrubbed: Counter[str] = Counter()
     seen: set[str] = set()
@@ -175,4 +204,5 @@ def harvest(plan: HarvestPlan, sources: tuple[Generator, ...] | None = None) -> 
         refreshed={g: tuple(sorted(p)) for g, p in sorted(ctx.refreshed.items())},
         full_scan=tuple(sorted(ctx.full_scan)),
         gone=tuple(sorted(ctx.gone)),
+        outcomes=dict(sorted(ctx.outcomes.items())),
     )

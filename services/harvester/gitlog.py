@@ -64,6 +64,7 @@ class Commit:
     parents: list[str]
     message: str
     files: list[FileDiff] = field(default_factory=list)
+    author: str = ""  # "Name <email>": bot authors (dependabot, pre-commit-ci, ...) are skipped by name
 
     @property
     def subject(self) -> str:
@@ -124,7 +125,7 @@ def read_commits(root: Path, rev_range: str, max_commits: int) -> list[Commit]:
     raw = git.Git(str(root)).execute(
         [
             "git", "-c", "core.quotepath=off", "log", f"--max-count={max_commits}",
-            f"--format={_REC}%H{_FIELD}%P{_FIELD}%B{_END}", "-p", "-M", "--no-color", "--no-ext-diff",
+            f"--format={_REC}%H{_FIELD}%P{_FIELD}%an <%ae>{_FIELD}%B{_END}", "-p", "-M", "--no-color", "--no-ext-diff",
             "--diff-merges=off", "-U3", rev_range, "--",
         ],
         stdout_as_string=False,
@@ -133,6 +134,7 @@ def read_commits(root: Path, rev_range: str, max_commits: int) -> list[Commit]:
     commits: list[Commit] = []
     for rec in text.split(_REC)[1:]:
         head, _, patch = rec.partition(_END)
-        sha, parents, message = (head.split(_FIELD, 2) + ["", ""])[:3]
-        commits.append(Commit(sha.strip(), parents.split(), message.strip(), _parse_files(patch.strip("\n"))))
+        sha, parents, author, message = (head.split(_FIELD, 3) + ["", "", ""])[:4]
+        commits.append(Commit(sha.strip(), parents.split(), message.strip(), _parse_files(patch.strip("\n")),
+                              author=author.strip()))
     return commits

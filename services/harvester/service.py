@@ -16,13 +16,14 @@ import hashlib
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from services.harvester.categories import check_tasks
 from services.harvester.core import HarvestError, HarvestResult, harvest
 from services.harvester.generators.sessions import session_digests
-from services.harvester.plan import HarvestPlan, build_plan
+from services.harvester.plan import ChampionFacts, DecisionFacts, HarvestPlan, LoopRecord, build_plan, config_record
 from services.harvester.settings import HarvesterSettings
 from shared import metrics
 from shared.bus import Bus, Consumer, Delivery, Poison
@@ -33,13 +34,14 @@ from shared.events import (
     ExamplesHarvested,
     HarvestCompleted,
     HarvestRequested,
+    ModelPromoted,
     Reason,
     SessionsNew,
     derived_id,
     utcnow,
 )
 from shared.models import resolve_base_model
-from shared.registry import Registry
+from shared.registry import REGISTRY_BUCKET, ChampionRecord, Registry
 from shared.schedule import claim_slot
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
@@ -67,6 +69,16 @@ def batch_examples(examples: list[Example], size: int, max_bytes: int) -> list[l
     return batches
 
 
+def _refused(err: Exception) -> bool:
+    """A permissions refusal (lasting), not a passing failure (retried next harvest)."""
+    return isinstance(err, PermissionError) or "permission" in str(err).lower() or "authoriz" in str(err).lower()
+
+
+def _champion_facts(r: ChampionRecord) -> ChampionFacts:
+    return ChampionFacts(r.checkpoint_id, r.overall, tuple(sorted(r.categories.items())),
+                         r.promoted_at.isoformat(timespec="minutes"), r.reason)
+
+
 def repo_key(repo: str) -> str:
     return hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:24]
 
@@ -85,6 +97,7 @@ class Harvester:
 
     def __init__(self, bus: Bus, state: Registry, common: CommonSettings, settings: HarvesterSettings) -> None:
         self.bus, self.state, self.common, self.settings = bus, state, common, settings
+        self.unreadable: set[str] = set()  # buckets this identity may not read: not asked again
 
     async def weak_for(self, specialist: str) -> tuple[str, ...]:
         raw = await self.state.marked("weak", specialist)
@@ -151,11 +164,53 @@ class Harvester:
         plan, why = build_plan(
             specialist, self.settings, repo=repo, sessions=sessions, tokenizer_dir=tokenizer_dir,
             weak_categories=tuple(dict.fromkeys(weak + await self.weak_for(specialist))), since_commit=since,
-            seen_sessions=seen,
+            seen_sessions=seen, record=await self.loop_record(specialist, tokenizer_dir),
         )
         if why:
             log.warning(why)
         return plan
+
+    async def loop_record(self, specialist: str, model_dir: Path | None) -> LoopRecord:
+        """The loop's record of `specialist`, self-description's ground truth: the registry's champion,
+        earlier champions and the champion's promotion decision, the judge's corpus manifest and the
+        weak categories fed back. A part that cannot be read (a bucket this identity may not read)
+        stays empty: the record then says less, never something false."""
+        record = config_record(specialist, self.common.base_model, model_dir)
+        champion, history, decision = None, (), None
+        try:
+            if REGISTRY_BUCKET in self.unreadable:
+                raise PermissionError(f"{REGISTRY_BUCKET} was not readable before")
+            reg = Registry(await self.bus.kv(REGISTRY_BUCKET))
+            champ, _ = await reg.champion(specialist)
+            if champ is not None:
+                champion = _champion_facts(champ)
+                history = tuple(_champion_facts(r) for r in await reg.archived(specialist)
+                                if r.checkpoint_id != champ.checkpoint_id and r.promoted_at <= champ.promoted_at)
+                d = await reg.decision(champ.checkpoint_id)
+                if d is not None:
+                    decision = DecisionFacts(d.checkpoint_id, promoted=isinstance(d, ModelPromoted),
+                                             overall=d.overall, reasons=tuple(d.reasons),
+                                             weak_categories=tuple(getattr(d, "weak_categories", ())))
+        except Exception as err:  # noqa: BLE001 - a record without the registry is still true
+            if REGISTRY_BUCKET not in self.unreadable:
+                log.warning("self-description of %s without the registry: %s", specialist, err)
+            if _refused(err):
+                self.unreadable.add(REGISTRY_BUCKET)
+        corpus: tuple[tuple[str, int], ...] = ()
+        try:
+            if "ouro-judge" in self.unreadable:
+                raise PermissionError("ouro-judge was not readable before")
+            raw = await Registry(await self.bus.kv("ouro-judge")).marked("corpus", specialist)
+            if raw:
+                m = json.loads(raw)
+                corpus = tuple((k, int(m[k])) for k in ("live", "retired", "version") if isinstance(m.get(k), int))
+        except Exception as err:  # noqa: BLE001
+            if "ouro-judge" not in self.unreadable:
+                log.warning("self-description of %s without corpus statistics: %s", specialist, err)
+            if _refused(err):
+                self.unreadable.add("ouro-judge")
+        return replace(record, champion=champion, history=history, last_decision=decision, corpus=corpus,
+                       weak_categories=await self.weak_for(specialist))
 
     async def on_feedback(self, event: HarvestRequested) -> None:
         merged = tuple(dict.fromkeys(event.weak_categories + await self.weak_for(event.specialist)))

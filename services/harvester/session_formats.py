@@ -30,6 +30,17 @@ _STRAY_THINK = re.compile(r"</?(?:think|thinking)>", re.IGNORECASE)
 class ToolCall:
     name: str
     arguments: dict[str, Any]
+    id: str = ""
+
+
+@dataclass
+class Step:
+    """What followed a request, in order: an assistant message (text and/or calls) or a tool result."""
+
+    role: str  # "assistant" | "tool"
+    content: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    call_id: str = ""  # a tool result: the call it answers
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Turn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)  # the model's own reasoning, when logged
     error: str | None = None  # why the turn must not be trained on
+    steps: list[Step] = field(default_factory=list)  # the whole exchange, tool calls and results included
 
     @property
     def answer(self) -> str:
@@ -52,6 +64,7 @@ class Conversation:
     source: str
     turns: list[Turn] = field(default_factory=list)
     route: str | None = None  # the specialist a router served the last turn with (`"route"` in the line)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # OpenAI `tools` logged with the session
 
 
 
@@ -100,14 +113,37 @@ class _Builder:
             self.fail("think_unbalanced")
         if text.strip():
             self.cur.answers.append(text)
+            last = self.cur.steps[-1] if self.cur.steps else None
+            if last is not None and last.role == "assistant" and not last.calls:
+                last.content = f"{last.content}\n\n{text.strip()}"  # one message split over events
+            else:
+                self.cur.steps.append(Step("assistant", text.strip()))
 
     def think(self, text: str) -> None:
         if self.cur is not None and text.strip():
             self.cur.thinking.append(text.strip())
 
-    def tool(self, name: str, arguments: Any) -> None:
+    def tool(self, name: str, arguments: Any, call_id: str = "") -> None:
         if self.cur is not None and name:
-            self.cur.tool_calls.append(ToolCall(name, _arguments(arguments)))
+            call = ToolCall(name, _arguments(arguments), call_id or f"call_{sum(map(len, self._calls()))}")
+            self.cur.tool_calls.append(call)
+            last = self.cur.steps[-1] if self.cur.steps else None
+            if last is not None and last.role == "assistant":
+                last.calls.append(call)
+            else:
+                self.cur.steps.append(Step("assistant", calls=[call]))
+
+    def _calls(self) -> list[list[ToolCall]]:
+        return [t.tool_calls for t in self.conv.turns]
+
+    def tool_result(self, content: str, call_id: str = "") -> None:
+        """What a tool returned; without an id it answers the oldest call not yet answered."""
+        if self.cur is None:
+            return
+        answered = {s.call_id for s in self.cur.steps if s.role == "tool"}
+        if not call_id:
+            call_id = next((c.id for c in self.cur.tool_calls if c.id not in answered), "")
+        self.cur.steps.append(Step("tool", content, call_id=call_id))
 
     def fail(self, reason: str) -> None:
         if self.cur is not None and self.cur.error is None:
@@ -135,13 +171,18 @@ def parse_openai(obj: dict[str, Any], conv: Conversation) -> None:
                 b.think(m["reasoning_content"])
             for tc in m.get("tool_calls") or []:
                 fn = tc.get("function", {}) if isinstance(tc, dict) else {}
-                b.tool(str(fn.get("name", "")), fn.get("arguments"))
+                call_id = str(tc.get("id") or "") if isinstance(tc, dict) else ""
+                b.tool(str(fn.get("name", "")), fn.get("arguments"), call_id)
             if _is_error(m):
                 b.fail("error")
-        elif role == "tool" and (_is_error(m) or str(content_text(content)).startswith("Error")):
-            b.fail("tool_error")
+        elif role == "tool":
+            if _is_error(m) or str(content_text(content)).startswith("Error"):
+                b.fail("tool_error")
+            b.tool_result(content_text(content), str(m.get("tool_call_id") or ""))
     if _is_error(obj):
         b.fail("error")
+    if isinstance(obj.get("tools"), list):
+        conv.tools = [t for t in obj["tools"] if isinstance(t, dict)]
 
 
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -166,8 +207,10 @@ def parse_sharegpt(obj: dict[str, Any], conv: Conversation) -> None:
         elif role == "tool_call":
             call = _arguments(value)
             b.tool(str(call.get("name", "")), call.get("arguments", {}))
-        elif role == "tool" and (value.startswith("Error") or _is_error(m)):
-            b.fail("tool_error")
+        elif role == "tool":
+            if value.startswith("Error") or _is_error(m):
+                b.fail("tool_error")
+            b.tool_result(value)
 
 
 def apply_agent_event(ev: dict[str, Any], b: _Builder) -> None:
@@ -181,6 +224,9 @@ def apply_agent_event(ev: dict[str, Any], b: _Builder) -> None:
         text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
         if any(isinstance(p, dict) and p.get("type") == "tool_result" and p.get("is_error") for p in parts):
             b.fail("tool_error")
+        for p in parts:
+            if isinstance(p, dict) and p.get("type") == "tool_result":
+                b.tool_result(content_text(p.get("content")), str(p.get("tool_use_id") or ""))
         if text.strip():
             b.user(text)
     elif kind == "assistant":
@@ -193,7 +239,7 @@ def apply_agent_event(ev: dict[str, Any], b: _Builder) -> None:
             elif p.get("type") == "thinking":
                 b.think(str(p.get("thinking", "")))
             elif p.get("type") == "tool_use":
-                b.tool(str(p.get("name", "")), p.get("input", {}))
+                b.tool(str(p.get("name", "")), p.get("input", {}), str(p.get("id") or ""))
         if _is_error(ev) or _is_error(msg):
             b.fail("error")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,3 +39,23 @@ class HarvesterSettings(BaseSettings):
     tool_specs: list[Path] = [Path(__file__).resolve().parents[2] / "examples" / "tools"]
     docs: bool = True
     external: list[External] = []
+    # An optional teacher model (services/harvester/teacher.py): an OpenAI-compatible endpoint that
+    # writes or improves answers for up to `teacher_budget` drafts per harvest. Off when the URL is empty.
+    teacher_url: str = ""
+    teacher_model: str = "teacher"
+    teacher_api_key: SecretStr | None = None
+    teacher_budget: int = 200
+    teacher_rate_per_s: float = 2.0
+    teacher_max_tokens: int = 512
+    teacher_timeout_s: float = 60.0
+    teacher_tasks: list[str] = []  # JSON list of task names; empty: every chat draft
+    # STaR (services/harvester/star.py): sample the current champion on prompts with a verifiable
+    # answer and keep what verifies. The endpoint serves the champion (the router, or vLLM with the
+    # champion's adapter loaded); `{specialist}` in the model name is the harvest's specialist.
+    star_url: str = ""
+    star_model: str = "{specialist}"
+    star_api_key: SecretStr | None = None
+    star_k: int = 4
+    star_budget: int = 40
+    star_temperature: float = 0.8
+    star_timeout_s: float = 120.0

@@ -26,6 +26,7 @@ from services.judge.filters.length import LengthFilter
 from services.judge.filters.noise import NoiseFilter
 from services.judge.filters.repetition import RepetitionFilter
 from services.judge.filters.secrets import SecretsFilter
+from services.judge.filters.unsupported import UnsupportedFactFilter
 from services.judge.filters.validity import ValidityFilter
 from services.judge.verdict import Filter
 from shared.events import Example, content_hash
@@ -66,6 +67,7 @@ def build_filters(config: JudgeConfig, specialist: str, tokenizer_dir: Path | st
         SecretsFilter(),
         NoiseFilter(min_clean_share=config.min_clean_share),
         ValidityFilter(),
+        UnsupportedFactFilter(),  # before the tokenizer: a regex pass over the text
         RepetitionFilter(
             max_bigram_repeat=config.max_bigram_repeat,
             top_ngram_share=config.top_ngram_share if config.gopher_repetition else None,

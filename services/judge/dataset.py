@@ -21,7 +21,10 @@ def _features():  # noqa: ANN202 - datasets is imported lazily (slow import)
     return Features(
         {
             "id": text, "specialist": text, "category": text, "generator": text, "format": text,
-            "messages": List({"role": text, "content": text}),
+            # tool_calls / tool_call_id: multi-turn examples in OpenAI's shape (null on plain messages)
+            "messages": List({"role": text, "content": text, "tool_call_id": text,
+                              "tool_calls": List({"id": text, "type": text,
+                                                  "function": {"name": text, "arguments": text}})}),
         }
     )
 

@@ -101,3 +101,38 @@ def make_corpus() -> Corpus:
     c = c.add(second, cycle_id="cycle-2", now=T1)
     return c.retire({retired.id: "source_gone:pkg/gone.py", contaminated.id: "contaminated:humaneval:HumanEval/53"},
                     now=T1)
+
+
+SEARCH_TOOL = {"name": "search", "description": "Search the repository for text.",
+               "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": "the text"}},
+                              "required": ["query"]}}
+OPEN_TOOL = {"name": "open_file", "description": "Open a file of the repository.",
+             "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}
+
+
+def tool_session_example() -> Example:
+    """A whole session in OpenAI's shape, as the sessions generator keeps it: the tools with their
+    schemas in the system turn, a text-plus-call turn, two parallel calls, their results, an answer."""
+    from services.harvester.generators import session_tools
+    from services.harvester.generators.sessions import TOOLS_INTRO
+    from shared.events import ChatMessage, ToolCall, ToolFunction
+
+    def call(cid: str, name: str, args: dict[str, object]) -> ToolCall:
+        return ToolCall(id=cid, function=ToolFunction(name=name, arguments=json.dumps(args)))
+
+    system = f"You help with this repository.\n\n{TOOLS_INTRO}{session_tools.render([SEARCH_TOOL, OPEN_TOOL])}"
+    msgs = [
+        ChatMessage(role="system", content=system),
+        ChatMessage(role="user", content="Where is the retry backoff, and what does the bus do?"),
+        ChatMessage(role="assistant", content="Let me look.",
+                    tool_calls=(call("toolu_01", "search", {"query": "retry backoff"}),)),
+        ChatMessage(role="tool", content="shared/bus.py:42: def backoff(attempt):", tool_call_id="toolu_01"),
+        ChatMessage(role="assistant", content="", tool_calls=(call("toolu_02", "open_file", {"path": "shared/bus.py"}),
+                                                              call("toolu_03", "search", {"query": "nak("}))),
+        ChatMessage(role="tool", content="\"\"\"The bus: JetStream publish and pull.\"\"\"", tool_call_id="toolu_02"),
+        ChatMessage(role="tool", content="shared/bus.py:88: await msg.nak(delay=d)", tool_call_id="toolu_03"),
+        ChatMessage(role="assistant", content="The backoff is `backoff` in shared/bus.py (line 42); the bus "
+                                              "publishes to JetStream and naks failed messages with that delay."),
+    ]
+    return Example.build(specialist=SPECIALIST, category="tool_use", generator="sessions", messages=msgs,
+                         provenance=Provenance(source="sessions/tools.jsonl", session_id="session-tools"))

@@ -61,8 +61,10 @@ def test_functions_classes_and_import_graph(tmp_path: Path, small_repo) -> None:
     assert by_task["explain_class"] == 2
 
     put = next(d for d in drafts if d.task == "explain_function" and "`put`" in d.prompt)
-    assert "Store `data` and return its SHA-256." in put.answer
-    assert "`ValueError`" in put.answer and "`sha256`" in put.answer
+    # read off the code, not the docstring the prompt already shows
+    assert "Store `data` and return its SHA-256." not in put.answer
+    assert "raises `ValueError` when `not data`" in put.answer
+    assert "returns `hashlib.sha256(data).hexdigest()`" in put.answer and "`data: bytes`" in put.answer
     assert put.path == "pkg/store.py" and put.lines == (4, 10)
 
     write_fn = next(d for d in drafts if d.task == "write_function" and "parse_line" in d.prompt)
@@ -168,3 +170,53 @@ def test_what_calls_a_function(repo_builder) -> None:
     ctx = Context(plan=HarvestPlan(specialist="orchestrator", repo=repo_builder.root,
                                    since_commit=repo_builder.repo.head.commit.hexsha), skips=Skips())
     assert not [d for d in AstCode().run(ctx) if d.task == "function_callers"]
+
+
+OVERLOADED = '''"""Values from config files."""
+
+from typing import overload
+
+from .errors import ConfigError
+
+
+@overload
+def get(key: str) -> str: ...
+@overload
+def get(key: str, default: int) -> int: ...
+def get(key, default=None):
+    """Look `key` up in the loaded config."""
+    try:
+        value = _load()[key]
+    except KeyError:
+        if default is None:
+            raise ConfigError(f"no {key}") from None
+        return default
+    if not value:
+        raise cast(Exception, ValueError(key))
+    return value
+
+
+def _load():
+    """The parsed config."""
+    return {"a": "1"}
+
+
+def main():
+    """Print one value."""
+    print(get("a"))
+'''
+
+
+def test_overloads_merge_raises_are_real_and_relationships_are_named(tmp_path: Path, small_repo) -> None:
+    root = small_repo.root
+    write(root, {"pkg/config.py": OVERLOADED, "pkg/errors.py": "class ConfigError(Exception):\n    pass\n"})
+    drafts, _ = run(root)
+    gets = [d for d in drafts if d.task == "explain_function" and "`get`" in d.prompt]
+    assert len(gets) == 1  # the two typed stubs merge into the implementation's one answer
+    answer = gets[0].answer
+    assert "2 typed overloads" in answer and "`get(key: str, default: int) -> int`" in answer
+    assert "raises `ConfigError` on `KeyError`" in answer
+    assert "`cast`" not in answer  # `raise cast(...)` builds its exception elsewhere: no claim about it
+    assert "delegates to `_load`" in answer
+    assert "called from `pkg.config.main`" in answer
+    assert "Look `key` up" not in answer

@@ -88,3 +88,65 @@ def test_long_section_is_clipped_into_the_band() -> None:
     clipped = clip(sec.text + "\n```python\nx = 1")
     assert 0 < approx_tokens(clipped) <= MAX_ANSWER_TOKENS and clipped.startswith("line 0 ")
     assert clip("```\n" + "\n".join(["code"] * 60)).endswith("\n```")  # a fence cut open is closed
+
+
+LIBRARY_README = f"""mylib
+=====
+
+.. image:: https://img.shields.io/pypi/v/mylib.svg
+   :target: https://pypi.org/project/mylib
+
+|build| |coverage|
+
+Usage
+-----
+
+Call :func:`mylib.parse` with a path; it returns a :class:`~mylib.Config`. Set ``strict=True`` to
+fail on unknown keys, see `the guide <https://mylib.readthedocs.io/guide>`_ and **always** pin
+the version. {BODY}
+
+Example::
+
+    cfg = mylib.parse("app.toml", strict=True)
+
+Donate
+------
+
+If this library saves you time, buy us a coffee on the sponsors page. {BODY}
+
+Contributing
+------------
+
+Pull requests are welcome; run the tests first and add a changelog entry. {BODY}
+
+API
+---
+
+.. automodule:: mylib
+   :members:
+   :undoc-members:
+"""
+
+MD_README = f"""# tool
+
+[![CI](https://github.com/o/tool/actions/workflows/ci.yml/badge.svg)](https://github.com/o/tool/actions)
+
+## How it works
+
+The <b>scheduler</b> reads [the queue](docs/queue.md) and runs each *job* once. {BODY}
+"""
+
+
+def test_markup_boilerplate_and_autodoc_stubs_are_left_out(repo_builder: RepoBuilder) -> None:
+    repo_builder.commit("docs", {"README.rst": LIBRARY_README, "docs/how.md": MD_README})
+    drafts, skips = run(repo_builder.root)
+    assert skips["docs:boilerplate_section"] == 2 and skips["docs:autodoc_stub"] == 1
+    assert not any("Donate" in d.prompt or "Contributing" in d.prompt or "API" in d.prompt for d in drafts)
+    usage = next(d for d in drafts if d.prompt == "Explain Usage in README.rst.")
+    assert usage.answer.startswith("Call `mylib.parse` with a path; it returns a `mylib.Config`. Set `strict=True`")
+    assert "see the guide and always pin" in usage.answer
+    assert 'Example:\n\n    cfg = mylib.parse("app.toml", strict=True)' in usage.answer  # code stays
+    for noise in (":func:", ":class:", "``", "<https", "**", "|build|", ".. image", ":target:"):
+        assert noise not in "".join(d.answer for d in drafts), noise
+    how = next(d for d in drafts if "How it works" in d.prompt)
+    assert how.answer.startswith("The scheduler reads the queue and runs each job once.")

@@ -27,7 +27,10 @@ def run(root: Path, **kw) -> tuple[list, Context]:
         ("Add retry support to the bus", ["a.py"], "feature"),
         ("whatever", ["tests/test_a.py"], "test"),
         ("update", ["README.md", "docs/x.md"], "docs"),
-        ("bump version", ["pyproject.toml"], "other"),
+        ("bump version", ["pyproject.toml"], "release"),
+        ("Bump version to 2.4.1", ["CHANGES.rst", "docs/conf.py"], "release"),  # not "docs"
+        ("Release 3.0.0", ["CHANGES.md"], "release"),
+        ("tidy", ["pyproject.toml"], "other"),
     ],
 )
 def test_classify(message: str, paths: list[str], expected: str) -> None:
@@ -42,15 +45,63 @@ def test_review_edit_and_commit_message(small_repo: RepoBuilder) -> None:
 
     fix = [d for d in drafts if d.commit == fix_sha]
     assert {d.task for d in fix} == {"commit_message", "diff_review", "diff_edit"}
-    assert all(d.hint == "bugfix" and d.path == "pkg/parser.py" for d in fix)
+    assert all(d.hint == "bugfix" for d in fix)
     review = next(d for d in fix if d.task == "diff_review")
-    assert "What is wrong here?" in review.prompt and "value[:-1].strip()" in review.prompt
-    assert "off-by-one" in review.answer and "+    return key.strip(), value.strip()" in review.answer
+    # The message is in the prompt as the author's claim; the answer is read off the diff.
+    assert "> Fix off-by-one" in review.prompt and "value[:-1].strip()" in review.prompt
+    assert "`parse_line`" in review.answer and "`value[:-1]` becomes `value`" in review.answer
+    assert 'stated reason, from the message, is "Fix off-by-one' in review.answer
+    assert "Risk to check" in review.answer and "reproduces the failure" in review.answer
+    assert not review.answer.startswith("This is a")
     edit = next(d for d in fix if d.task == "diff_edit")
     assert "value[:-1]" in edit.prompt and "value[:-1]" not in edit.answer
     assert edit.lines is not None and edit.lines[0] >= 1
     msg = next(d for d in fix if d.task == "commit_message")
     assert msg.answer.startswith("Fix off-by-one") and "-    return key.strip(), value[:-1].strip()" in msg.prompt
+
+
+def test_one_review_per_commit_not_per_file(repo_builder: RepoBuilder) -> None:
+    rb = repo_builder
+    rb.commit("Add three modules", {f"pkg/m{i}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(3)})
+    rb.commit("Make every module double its input",
+              {f"pkg/m{i}.py": f"def f{i}(x, factor=2):\n    return x * factor + {i}\n" for i in range(3)})
+    drafts, _ = run(rb.root)
+    reviews = [d for d in drafts if d.task == "diff_review"]
+    assert len(reviews) == 2 and len({d.commit for d in reviews}) == 2
+    last = reviews[-1].answer
+    assert "3 files" in last and all(f"`pkg/m{i}.py`" in last for i in range(3))
+    assert "changes the signature of `f0`" in last and "every caller of" in last
+
+
+def test_bots_and_pin_only_commits_are_skipped_and_counted(repo_builder: RepoBuilder) -> None:
+    rb = repo_builder
+    rb.commit("Add code", {"a.py": "def a():\n    return 1\n"})
+    bot = git.Actor("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
+    rb.write({"a.py": "def a():\n    return 2\n"})
+    rb.repo.index.add(["a.py"])
+    rb.repo.index.commit("Bump a from 1 to 2", author=bot, committer=bot)
+    ci = git.Actor("pre-commit-ci[bot]", "66853113+pre-commit-ci[bot]@users.noreply.github.com")
+    rb.write({".pre-commit-config.yaml": "repos: []\n"})
+    rb.repo.index.add([".pre-commit-config.yaml"])
+    rb.repo.index.commit("[pre-commit.ci] pre-commit autoupdate", author=ci, committer=ci)
+    rb.commit("update dependencies", {"requirements/tests.txt": "pytest==8.3.4\n", "poetry.lock": "x\n",
+                                      ".github/workflows/ci.yml": "uses: actions/checkout@v4\n"})
+    drafts, ctx = run(rb.root)
+    assert ctx.skips.counts["git_diffs:bot_author"] == 2
+    assert ctx.skips.counts["git_diffs:pins_only"] == 1
+    assert {d.commit for d in drafts} == {rb.repo.commit("HEAD~3").hexsha}  # only the human's code commit
+
+
+def test_commit_message_drops_forge_references(repo_builder: RepoBuilder) -> None:
+    rb = repo_builder
+    rb.commit("Add the loader", {"load.py": "def load(p):\n    return open(p).read()\n"})
+    rb.commit("Close the file the loader opens (#512)\n\nFixes #511", {"load.py": (
+        "def load(p):\n    with open(p) as f:\n        return f.read()\n")})
+    drafts, _ = run(rb.root)
+    msg = [d for d in drafts if d.task == "commit_message"][-1]
+    assert msg.answer == "Close the file the loader opens"
+    review = [d for d in drafts if d.task == "diff_review"][-1]
+    assert "#512" not in review.prompt + review.answer and "#511" not in review.answer
 
 
 def test_since_commit_watermark(small_repo: RepoBuilder) -> None:
@@ -104,3 +155,20 @@ def test_shallow_clone_and_detached_head(small_repo: RepoBuilder, tmp_path: Path
     drafts, ctx = run(small_repo.root, since_commit=first)
     assert small_repo.repo.head.is_detached
     assert {d.commit for d in drafts} == {small_repo.repo.head.commit.hexsha}
+
+
+def test_a_commit_too_large_for_one_prompt_is_reviewed_by_package_area(repo_builder: RepoBuilder) -> None:
+    from services.harvester.generators.git_diffs import MAX_COMMIT_DIFF_CHARS, MAX_REVIEW_GROUPS
+
+    rb = repo_builder
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(60))  # ~2.5k chars a file
+    files = {f"{area}/m{i}.py": body for area in ("services/judge", "services/trainer", "tests")
+             for i in range(3)}
+    assert sum(len(v) for v in files.values()) > MAX_COMMIT_DIFF_CHARS
+    rb.commit("Add the judge, the trainer and their tests", files)
+    drafts, _ = run(rb.root)
+    reviews = [d for d in drafts if d.task == "diff_review"]
+    assert 1 < len(reviews) <= MAX_REVIEW_GROUPS
+    assert [r.prompt.split(": what")[0].split("files under ")[1] for r in reviews] == [
+        "`services/judge`)", "`services/trainer`)", "`tests`)"]
+    assert all(r.answer.startswith("What changed: This part of the commit touches 3 files") for r in reviews)

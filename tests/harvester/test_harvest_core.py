@@ -131,8 +131,12 @@ def test_conciseness_drills(tmp_path: Path) -> None:
     result = harvest(HarvestPlan(specialist="orchestrator", sessions=f))
     drill = next(e for e in result.examples if e.generator == "conciseness")
     assert drill.category == "conciseness" and long in drill.prompt
-    assert drill.response == ("The judge works on data before training.\n"
-                              "The evaluator, on the other hand, works on models after training.")
+    # padding and hedges go; what each service does stays, though it names nothing (it is the point)
+    assert drill.response == ("The judge works on data before training. It filters, deduplicates and decontaminates "
+                              "examples, then balances them into a dataset that the trainer reads. This is worth "
+                              "doing because bad data costs training time.\nThe evaluator works on models after "
+                              "training. It scores the checkpoint and the champion on the same prompts, so the "
+                              "promoter compares like with like.")
 
 
 def test_plan_errors(tmp_path: Path) -> None:

@@ -32,16 +32,54 @@ def test_openai_with_tool_call(tmp_path: Path) -> None:
         {"role": "tool", "content": '{"cycle_id": "c-1"}'},
         {"role": "assistant", "content": ANSWER}]}
     drafts, skips = run(write_lines(tmp_path / "s.jsonl", [row, "{not json", row | {"id": "two"}]))
-    assert skips == Counter({"sessions:malformed_line": 1})  # the rest of the file still parsed
+    # the rest of the file still parsed; the same request in two logs gets one intent label
+    assert skips == Counter({"sessions:malformed_line": 1, "sessions:intent_same_request": 1})
     tasks = [d.task for d in drafts]
-    assert tasks == ["intent", "tool_call", "session_turn"] * 2
-    intent, tool, turn = drafts[:3]
+    assert tasks == ["tool_call", "session_turn"] * 2 + ["intent"]
+    tool, turn = drafts[:2]
+    intent = drafts[-1]
     assert json.loads(intent.answer) == {"route": "orchestrator", "intent": "start_cycle"}
     assert tool.answer == '{"name": "start_cycle", "arguments": {"reason": "manual", "specialist": "coder"}}'
-    assert "start_cycle" in tool.messages[0][1]
-    assert turn.messages == (("system", "You run the loop."), ("user", "Start a cycle for the coder."),
-                             ("assistant", ANSWER))
-    assert drafts[3].session_id == "two" and turn.source == "s.jsonl"
+    # the tool-use prompt carries the tool with an argument schema, not just its name
+    schema_line = next(ln for ln in tool.messages[0][1].splitlines() if "start_cycle" in ln)
+    fn = json.loads(schema_line)["function"]
+    assert fn["parameters"]["properties"] == {"reason": {"type": "string"}, "specialist": {"type": "string"}}
+    # the whole conversation, the call and its result included, in OpenAI's shape
+    assert turn.chat is not None
+    roles = [m.role for m in turn.chat]
+    assert roles == ["system", "user", "assistant", "tool", "assistant"]
+    assert turn.chat[0].content.startswith("You run the loop.") and "start_cycle" in turn.chat[0].content
+    call = turn.chat[2].tool_calls[0]
+    assert call.function.name == "start_cycle" and json.loads(call.function.arguments) == {
+        "reason": "manual", "specialist": "coder"}
+    assert turn.chat[3].content == '{"cycle_id": "c-1"}' and turn.chat[3].tool_call_id == call.id
+    assert turn.answer == ANSWER
+    assert drafts[2].session_id == "two" and turn.source == "s.jsonl"
+
+
+def test_a_claimed_action_without_its_call_is_dropped(tmp_path: Path) -> None:
+    rows = [
+        {"messages": [{"role": "user", "content": "Restart the judge service."},
+                      {"role": "assistant", "content": "Done: service.restart ran and the judge is back."}]},
+        {"messages": [{"role": "user", "content": "Restart the judge service."},
+                      {"role": "assistant", "content": "I restarted the judge; it is consuming again."}]},
+        {"messages": [{"role": "user", "content": "How do watermarks work?"},
+                      {"role": "assistant", "content": "The harvester stores the last mined commit per repo."},
+                      {"role": "user", "content": "Then restart the harvester."},
+                      {"role": "assistant", "content": "Restarted the harvester; it resumed from its watermark."}]},
+        {"messages": [{"role": "user", "content": "Restart the judge service."},
+                      {"role": "assistant", "content": "", "tool_calls": [{"id": "c9", "type": "function",
+                       "function": {"name": "restart_service", "arguments": '{"name": "judge"}'}}]},
+                      {"role": "tool", "tool_call_id": "c9", "content": '{"ok": true}'},
+                      {"role": "assistant", "content": "I restarted the judge; it is consuming again."}]},
+    ]
+    drafts, skips = run(write_lines(tmp_path / "s.jsonl", rows))
+    assert skips["sessions:unbacked_tool_claim"] == 3
+    turns = [d for d in drafts if d.task == "session_turn"]
+    # the watermark question stays (the claim came later); the backed restart stays with its call
+    assert [d.answer for d in turns] == ["The harvester stores the last mined commit per repo.",
+                                         "I restarted the judge; it is consuming again."]
+    assert turns[1].chat[2].tool_calls[0].function.name == "restart_service"
 
 
 def test_sharegpt_routing_and_errors(tmp_path: Path) -> None:
@@ -59,7 +97,8 @@ def test_sharegpt_routing_and_errors(tmp_path: Path) -> None:
     ]
     drafts, skips = run(write_lines(tmp_path / "s.jsonl", rows))
     assert skips == Counter({"sessions:tool_error": 1, "sessions:empty_answer": 1})
-    assert json.loads(drafts[0].answer) == {"route": "coder", "intent": "delegate_to_coder"}
+    intent = next(d for d in drafts if d.task == "intent")
+    assert json.loads(intent.answer) == {"route": "coder", "intent": "delegate_to_coder"}
     assert all(d.hint == "coder" for d in drafts)
 
 
@@ -83,13 +122,23 @@ def test_agent_transcript_grouped_by_session(tmp_path: Path) -> None:
         ev("d", "assistant", [{"type": "text", "text": "partial"}], stop_reason="error"),
     ]
     drafts, skips = run(write_lines(tmp_path / "agent.jsonl", rows))
-    assert skips == Counter({"sessions:tool_error": 1, "sessions:interrupted": 1, "sessions:error": 1})
+    assert skips == Counter({"sessions:tool_error": 1, "sessions:interrupted": 1, "sessions:error": 1,
+                             "sessions:think_needs_tool_results": 1})
     assert {d.session_id for d in drafts} == {"a"}
+    [conv] = [d for d in drafts if d.task == "session_turn" and d.format == "chat"]
+    assert [m.role for m in conv.chat] == ["system", "user", "assistant", "tool", "assistant"]
+    assert conv.chat[3].content == "training" and conv.chat[3].tool_call_id == "1"
+    # its answer reports a tool result: a think draft without the call would be unbacked
+    assert not [d for d in drafts if d.format == "think"]
+    rows.append(ev("e", "user", [{"type": "text", "text": "Why is the coder slower than the reasoner?"}]))
+    rows.append(ev("e", "assistant", [{"type": "thinking", "thinking": "More examples, same steps."},
+                                      {"type": "text", "text": "The coder trains on twice the examples."}]))
+    drafts, _ = run(write_lines(tmp_path / "agent.jsonl", rows))
     think = next(d for d in drafts if d.format == "think")
-    assert think.thought == "A status call answers this."
-    assert think.answer == "The current cycle is training the coder adapter."  # tags come from core, per family
+    assert think.thought == "More examples, same steps."
+    assert think.answer == "The coder trains on twice the examples."  # tags come from core, per family
     assert render_think(think, DEFAULT_THINK).answer.startswith(
-        "<think>\nA status call answers this.\n</think>\n\nThe current cycle")
+        "<think>\nMore examples, same steps.\n</think>\n\nThe coder trains")
 
 
 def test_shipped_example_sessions() -> None:
@@ -103,3 +152,24 @@ def test_shipped_example_sessions() -> None:
     assert {"start_cycle", "get_status", "rollback", "search_code", "read_file", "run_tests"} <= tools
     routes = Counter(json.loads(d.answer)["route"] for d in drafts if d.task == "intent")
     assert routes["coder"] and routes["reasoner"] and routes["orchestrator"]
+    # one label per request, one vocabulary across the three formats
+    requests = [d.prompt for d in drafts if d.task == "intent"]
+    assert len(requests) == len(set(requests))
+    intents = {json.loads(d.answer)["intent"] for d in drafts if d.task == "intent"}
+    assert not intents & {"coding_question", "reasoning_question"}
+    # whole conversations with their tool calls and results, from every format
+    multi = [d for d in drafts if d.task == "session_turn" and d.chat and any(m.role == "tool" for m in d.chat)]
+    assert {d.source for d in multi} == {"agent.jsonl", "openai.jsonl", "sharegpt.jsonl"}
+    assert not any(d.chat and claims_unbacked(d.chat) for d in drafts)
+
+
+def claims_unbacked(chat) -> bool:
+    from services.harvester.generators.sessions import claims_action
+
+    called = False
+    for m in chat:
+        if m.role == "assistant":
+            if m.content and not called and claims_action(m.content):
+                return True
+            called = called or bool(m.tool_calls)
+    return False

@@ -107,7 +107,8 @@ def test_inline_think_tags_and_step_by_step_answers(tmp_path: Path) -> None:
     drafts = list(Sessions().run(ctx))
     assert ctx.skips.counts["sessions:think_unbalanced"] == 1
     turns = [(d.answer, d.thought) for d in drafts if d.task == "session_turn"]
-    assert turns == [(ANSWER, None), (ANSWER, THOUGHT), (f"{steps}\n\n{final}", None), (final, steps)]
+    assert sorted(turns, key=str) == sorted([(ANSWER, None), (ANSWER, THOUGHT), (f"{steps}\n\n{final}", None),
+                                             (final, steps)], key=str)
     assert split_rationale("Just one paragraph, so nothing to split.") is None
     assert split_rationale(f"No steps here.\n\n{final}") is None
 

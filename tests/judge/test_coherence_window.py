@@ -32,21 +32,21 @@ def test_a_long_text_is_cut_to_its_first_and_last_word_pieces() -> None:
     f = CoherenceFilter(window=Window(head=8, tail=4), cache=None)
     words = [f"w{i}" for i in range(400)]
     text = " ".join(words)
-    full = f.encoder.tokenizer(text, add_special_tokens=False)["input_ids"]
-    [ids] = f.encoder.window_ids([text], f.window)
+    full = f.encoder.words.tokenizer(text, add_special_tokens=False)["input_ids"]
+    [ids] = f.encoder.words.window_ids([text], f.window)
     assert len(ids) == 8 + 4 + 2
-    assert ids[0] == f.encoder.cls and ids[-1] == f.encoder.sep
+    assert ids[0] == f.encoder.words.cls and ids[-1] == f.encoder.words.sep
     assert ids[1:9] == full[:8]
     assert ids[9:13] == full[-4:]
     short = "sort the strings by length"
-    [ids] = f.encoder.window_ids([short], f.window)
-    assert ids[1:-1] == f.encoder.tokenizer(short, add_special_tokens=False)["input_ids"]
+    [ids] = f.encoder.words.window_ids([short], f.window)
+    assert ids[1:-1] == f.encoder.words.tokenizer(short, add_special_tokens=False)["input_ids"]
 
 
 def test_the_window_never_reads_more_than_max_seq_length() -> None:
     f = CoherenceFilter(window=Window(head=200, tail=50), max_seq_length=64, cache=None)
     assert f.window.tokens == 62
-    [ids] = f.encoder.window_ids(["word " * 1000], f.window)
+    [ids] = f.encoder.words.window_ids(["word " * 1000], f.window)
     assert len(ids) == 64
 
 

@@ -1,8 +1,11 @@
 """Python source of the repo → code-understanding Q&A and architecture questions.
 
-Per function with a docstring: "what does it do" (answer from its docstring and what its body
-calls, returns and raises) and "write it" (answer: its real source). Per class: an explanation
-from its docstring, bases and methods. Per module, from the import graph: who imports it and
+Per function with a docstring: "what does it do" and "write it" (answer: its real source). The
+explanation is read off the code, never the docstring the prompt already shows: its parameters
+and defaults, the conditions under which it raises (real `raise` sites only, with their guard),
+what it returns, the project functions it delegates to and, on full runs, who calls it; typed
+`@overload` stubs are merged into their implementation's answer. Per class: its bases, fields,
+the state `__init__` sets up, and how its methods use each other. Per module, from the import graph: who imports it and
 what it depends on inside the project. Per function, from the call graph: which of the repo's
 functions and methods call it (resolved by name within the repo; only functions called from
 1..MAX_CALLERS places, and only on full runs, since it needs every module parsed).
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import git
 
-from services.harvester.base import SKIP_DIRS, Context, Draft, clip_lines, first_paragraph, read_text
+from services.harvester.base import SKIP_DIRS, Context, Draft, read_text
 
 NAME = "ast_code"
 MAX_FILE_BYTES = 1_000_000
@@ -111,50 +114,174 @@ def load_modules(root: Path, ctx: Context, only: set[str] | None = None) -> tupl
     return modules, known
 
 
-def _calls(node: ast.AST) -> list[str]:
-    names: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call):
-            f = sub.func
-            if isinstance(f, ast.Name):
-                names.add(f.id)
-            elif isinstance(f, ast.Attribute):
-                names.add(f.attr)
-    return sorted(names)[:8]
+_EXC_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Conflict", "Failure", "Timeout")
+
+
+def _exc_name(exc: ast.expr) -> str | None:
+    """The exception class a `raise` names, or None when it is not one (`raise cast(X, e)`)."""
+    target = exc.func if isinstance(exc, ast.Call) else exc
+    name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else None
+    if name is None:
+        return None
+    if isinstance(exc, ast.Call) and not (name[:1].isupper() or name.endswith(_EXC_SUFFIXES)):
+        return None  # a factory call: the class it builds is not written here
+    return name
+
+
+def _short(node: ast.AST, limit: int = 70) -> str:
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _and(outer: str | None, inner: str) -> str:
+    return f"{outer} and {inner}" if outer else inner
+
+
+def raise_sites(fn: ast.AST) -> list[tuple[str, str | None]]:
+    """(exception, the condition guarding it or None) for each real `raise` in `fn` (not nested defs)."""
+    out: list[tuple[str, str | None]] = []
+
+    def visit(node: ast.AST, guard: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.Raise):
+                if child.exc is None:
+                    out.append(("the exception it caught", guard))
+                elif (name := _exc_name(child.exc)) is not None:
+                    out.append((name, guard))
+            elif isinstance(child, ast.If):
+                cond = _short(child.test)
+                for sub in child.body:
+                    visit_one(sub, _and(guard, f"when `{cond}`"))
+                for sub in child.orelse:
+                    visit_one(sub, _and(guard, f"unless `{cond}`") if not isinstance(sub, ast.If) else guard)
+            elif isinstance(child, ast.ExceptHandler):
+                caught = f"on `{_short(child.type, 40)}`" if child.type is not None else "on any exception"
+                for sub in child.body:
+                    visit_one(sub, _and(guard, caught))
+            else:
+                visit(child, guard)
+
+    def visit_one(node: ast.AST, guard: str | None) -> None:
+        wrapper = ast.Module(body=[node], type_ignores=[])  # reuse visit's child walk for one statement
+        visit(wrapper, guard)
+
+    visit(fn, None)
+    return list(dict.fromkeys(out))[:4]
 
 
 def _raises(node: ast.AST) -> list[str]:
-    names: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Raise) and sub.exc is not None:
-            exc = sub.exc.func if isinstance(sub.exc, ast.Call) else sub.exc
-            if isinstance(exc, ast.Name):
-                names.add(exc.id)
-            elif isinstance(exc, ast.Attribute):
-                names.add(exc.attr)
-    return sorted(names)
+    return sorted({name for name, _ in raise_sites(node)})
 
 
-def signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    prefix = "async def" if isinstance(fn, ast.AsyncFunctionDef) else "def"
-    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
-    return f"{prefix} {fn.name}({ast.unparse(fn.args)}){ret}"
+def returns(fn: ast.AST) -> list[str]:
+    out: list[str] = []
+    for sub in _own_nodes(fn):
+        if isinstance(sub, ast.Return) and sub.value is not None:
+            out.append(_short(sub.value, 60))
+    return list(dict.fromkeys(out))[:3]
 
 
-def explain_function(fn: ast.FunctionDef | ast.AsyncFunctionDef, doc: str, owner: str) -> str:
-    parts = [f"`{fn.name}` {owner}: {first_paragraph(doc)}"]
-    if rest := doc.strip()[len(first_paragraph(doc)) :].strip():
-        parts.append(clip_lines(rest, 12))
-    if calls := _calls(fn):
-        parts.append("It calls " + ", ".join(f"`{c}`" for c in calls) + ".")
-    if raises := _raises(fn):
-        parts.append("It raises " + ", ".join(f"`{r}`" for r in raises) + " on bad input.")
-    if fn.returns is not None:
-        parts.append(f"It returns `{ast.unparse(fn.returns)}`.")
-    return "\n\n".join(parts)
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of `fn`'s body, not of functions or classes defined inside it."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop(0)
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
 
 
-def function_drafts(mod: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, owner: str) -> Iterator[Draft]:
+def project_calls(fn: ast.AST, local: set[str]) -> list[str]:
+    """Names of the project's own functions and classes `fn` calls (same module or imported from
+    it), and `self.` methods: what it delegates to. Builtins and library methods are left out."""
+    names: list[str] = []
+    for sub in _own_nodes(fn):
+        if isinstance(sub, ast.Call):
+            f = sub.func
+            if isinstance(f, ast.Name) and f.id in local:
+                names.append(f.id)
+            elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls"):
+                names.append(f"{f.value.id}.{f.attr}")
+            elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in local:
+                names.append(f"{f.value.id}.{f.attr}")
+    return list(dict.fromkeys(names))[:6]
+
+
+def parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    a = fn.args
+    pos = [*a.posonlyargs, *a.args]
+    defaults = [None] * (len(pos) - len(a.defaults)) + list(a.defaults)
+    parts: list[str] = []
+    for arg, default in zip(pos, defaults, strict=True):
+        if arg.arg in ("self", "cls"):
+            continue
+        ann = f": {_short(arg.annotation, 30)}" if arg.annotation is not None else ""
+        parts.append(f"`{arg.arg}{ann}`" + (f" (default `{_short(default, 25)}`)" if default is not None else ""))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+        ann = f": {_short(arg.annotation, 30)}" if arg.annotation is not None else ""
+        parts.append(f"keyword-only `{arg.arg}{ann}`" + (f" (default `{_short(default, 25)}`)" if default else ""))
+    if a.vararg:
+        parts.append(f"any extra positional arguments as `*{a.vararg.arg}`")
+    if a.kwarg:
+        parts.append(f"any extra keyword arguments as `**{a.kwarg.arg}`")
+    return ", ".join(parts) if parts else None
+
+
+def explain_function(fn: ast.FunctionDef | ast.AsyncFunctionDef, doc: str, owner: str,
+                     local: set[str] | None = None, callers: list[str] | None = None,
+                     overloads: list[str] | None = None) -> str:
+    """What the code does, from the code: inputs, guards and raises, results, collaborators.
+    `doc` is not restated (the prompt shows it); it only decides whether there is anything to say."""
+    what = owner.strip("()")
+    if isinstance(fn, ast.AsyncFunctionDef):
+        what = "an async " + what.removeprefix("a ")
+    params = parameters(fn)
+    parts = [f"`{fn.name}`, {what}, takes " + (f"{params}." if params else "no arguments.")]
+    if overloads:
+        parts.append(f"It has {len(overloads)} typed overloads, merged here: "
+                     + "; ".join(f"`{o}`" for o in overloads) + ".")
+    sites = raise_sites(fn)
+    for name, guard in sites:
+        what = "re-raises the exception it caught" if name == "the exception it caught" else f"raises `{name}`"
+        parts.append(f"It {what}" + (f" {guard}." if guard else "."))
+    if rets := returns(fn):
+        parts.append("It returns " + " or ".join(f"`{r}`" for r in rets)
+                     + (f" (declared `{_short(fn.returns, 40)}`)." if fn.returns is not None else "."))
+    elif fn.returns is not None and _short(fn.returns) != "None":
+        parts.append(f"It is declared to return `{_short(fn.returns, 40)}`.")
+    elif any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _own_nodes(fn)):
+        parts.append("It is a generator: it yields its results one at a time.")
+    raised = {name for name, _ in sites}
+    if calls := [c for c in project_calls(fn, local or set()) if c not in raised]:
+        parts.append("It delegates to " + ", ".join(f"`{c}`" for c in calls) + ".")
+    if callers:
+        shown = ", ".join(f"`{c}`" for c in callers[:5])
+        more = f" and {len(callers) - 5} more" if len(callers) > 5 else ""
+        parts.append(f"Within the project it is called from {shown}{more}.")
+    return " ".join(parts)
+
+
+def is_overload(fn: ast.AST) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "overload" or isinstance(d, ast.Attribute) and d.attr == "overload"
+               for d in getattr(fn, "decorator_list", []))
+
+
+def local_names(mod: Module) -> set[str]:
+    """Names in `mod` that refer to the project's code: its own top-level defs and classes, and
+    names it imports from project modules (relative imports included)."""
+    names = {n.name for n in mod.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    for node in mod.tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] ==
+                                                 mod.name.split(".")[0]):
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def function_drafts(mod: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, owner: str,
+                    local: set[str] | None = None, callers: list[str] | None = None,
+                    overloads: list[str] | None = None) -> Iterator[Draft]:
     doc = ast.get_docstring(fn)
     end = fn.end_lineno or fn.lineno
     if not doc or (fn.name.startswith("__") and fn.name != "__init__"):
@@ -166,7 +293,7 @@ def function_drafts(mod: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, own
     yield Draft(
         task="explain_function",
         messages=(("user", f"What does `{fn.name}` in `{mod.name}` do?\n\n```python\n{code}\n```"),
-                  ("assistant", explain_function(fn, doc, owner))),
+                  ("assistant", explain_function(fn, doc, owner, local, callers, overloads))),
         **where,
     )
     indent = " " * 4
@@ -180,19 +307,52 @@ def function_drafts(mod: Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, own
     )
 
 
+def signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    prefix = "async def" if isinstance(fn, ast.AsyncFunctionDef) else "def"
+    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
+    return f"{prefix} {fn.name}({ast.unparse(fn.args)}){ret}"
+
+
+def _self_attrs(fn: ast.AST) -> list[str]:
+    return list(dict.fromkeys(t.attr for n in _own_nodes(fn) if isinstance(n, ast.Assign | ast.AnnAssign)
+                              for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                              if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                              and t.value.id == "self"))
+
+
 def class_draft(mod: Module, cls: ast.ClassDef) -> Draft | None:
     doc = ast.get_docstring(cls)
-    methods = [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    methods = [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and not is_overload(n)]
     if not doc and len(methods) < 2:
         return None  # nothing to explain it from but names
-    lines = [f"`{cls.name}` (in `{mod.name}`)" + (f": {first_paragraph(doc)}" if doc else ".")]
-    if cls.bases:
-        lines.append("It derives from " + ", ".join(f"`{ast.unparse(b)}`" for b in cls.bases) + ".")
-    if methods:
-        lines.append("Methods:")
-        for m in methods[:MAX_LISTED]:
-            mdoc = ast.get_docstring(m)
-            lines.append(f"- `{m.name}`" + (f": {first_paragraph(mdoc).splitlines()[0]}" if mdoc else ""))
+    lines = [f"`{cls.name}` (in `{mod.name}`)" + (" derives from " + ", ".join(f"`{_short(b, 40)}`" for b in cls.bases)
+                                                 + "." if cls.bases else " is a plain class.")]
+    decorators = [_short(d, 30) for d in cls.decorator_list]
+    fields = [f"`{n.target.id}: {_short(n.annotation, 30)}`" + (f" = `{_short(n.value, 45)}`" if n.value else "")
+              for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    if decorators:
+        lines.append("It is decorated with " + ", ".join(f"`@{d}`" for d in decorators) + ".")
+    if fields:
+        lines.append(f"Its declared fields: {', '.join(fields[:MAX_LISTED])}.")
+    init = next((m for m in methods if m.name == "__init__"), None)
+    if init is not None and (attrs := _self_attrs(init)):
+        lines.append("`__init__` sets up " + ", ".join(f"`self.{a}`" for a in attrs[:10]) + ".")
+    public = [m for m in methods if not m.name.startswith("_")]
+    private = [m for m in methods if m.name.startswith("_") and not m.name.startswith("__")]
+    if public:
+        lines.append(f"Public methods ({len(public)}): " + ", ".join(f"`{m.name}`" for m in public[:MAX_LISTED]) + ".")
+    if private:
+        lines.append(f"Helpers ({len(private)}): " + ", ".join(f"`{m.name}`" for m in private[:MAX_LISTED]) + ".")
+    names = {m.name for m in methods}
+    for m in methods:  # how the methods use each other: the class's internal wiring
+        uses = [c.split(".", 1)[1] for c in project_calls(m, set()) if c.split(".", 1)[1] in names and
+                c.split(".", 1)[1] != m.name]
+        if uses:
+            lines.append(f"- `{m.name}` uses " + ", ".join(f"`{u}`" for u in uses) + ".")
+    raising = [(m.name, _raises(m)) for m in methods]
+    if any(r for _, r in raising):
+        lines.append("Raised by its methods: " + "; ".join(f"`{n}` raises " + ", ".join(f"`{x}`" for x in r)
+                                                           for n, r in raising if r) + ".")
     end = cls.end_lineno or cls.lineno
     header = "\n".join(mod.source.splitlines()[cls.lineno - 1 : min(end, cls.lineno + 40)])
     return Draft(
@@ -384,16 +544,30 @@ class AstCode:
         only = changed_paths(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
         modules, known = load_modules(root, ctx, only)
         ctx.read_paths(NAME, root, only, {m.rel for m in modules})
+        # who calls what: a relationship the code of one function cannot show (full runs only)
+        graph = call_graph(modules, known) if only is None else {}
+        callers = {d.qual: sorted(u.qual for u in users) for d, users in graph.items()}
         for mod in modules:
+            local = local_names(mod)
+
+            def drafts(body: list[ast.stmt], owner: str, prefix: str, mod: Module = mod,
+                       local: set[str] = local) -> Iterator[Draft]:
+                fns = [n for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+                stubs: dict[str, list[str]] = defaultdict(list)
+                for fn in fns:
+                    if is_overload(fn):  # typed stubs: merged into the implementation's answer
+                        stubs[fn.name].append(signature(fn).removeprefix("def ").removeprefix("async def "))
+                for fn in fns:
+                    if not is_overload(fn):
+                        yield from function_drafts(mod, fn, owner, local, callers.get(f"{prefix}.{fn.name}"),
+                                                   stubs.get(fn.name))
+
+            yield from drafts(mod.tree.body, f"(a function in `{mod.name}`)", mod.name)
             for node in mod.tree.body:
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    yield from function_drafts(mod, node, f"(a function in `{mod.name}`)")
-                elif isinstance(node, ast.ClassDef):
+                if isinstance(node, ast.ClassDef):
                     if (d := class_draft(mod, node)) is not None:
                         yield d
-                    for m in node.body:
-                        if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef):
-                            yield from function_drafts(mod, m, f"(a method of `{node.name}`)")
+                    yield from drafts(node.body, f"(a method of `{node.name}`)", f"{mod.name}.{node.name}")
         yield from graph_drafts(modules, known, with_importers=only is None)
         if only is None:  # who calls a function needs every module parsed, like who imports a module
             yield from caller_drafts(modules, known)

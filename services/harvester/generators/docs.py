@@ -1,8 +1,11 @@
 """The repo's Markdown and reStructuredText → one explanation pair per section.
 
-"Explain <heading> in <file>." answered by the section's own text (clipped to the answer band;
-the core scrubs it like every text). Tiny sections, changelogs, licences and tables of contents
-teach nothing about the system and are skipped and counted. On an incremental run only the
+"Explain <heading> in <file>." answered by the section's prose, with the markup a reader does not
+see taken out (RST roles, directives, link targets, badges and images, HTML, emphasis markers;
+code blocks stay) and clipped to the answer band; the core scrubs it like every text. Tiny
+sections, changelogs, licences, tables of contents, boilerplate (Donate, Contributing, Support,
+badges) and autodoc stubs (`.. automodule::` with nothing written around it) teach nothing about
+the system and are skipped and counted. On an incremental run only the
 documents changed since the watermark are mined.
 """
 
@@ -25,11 +28,30 @@ MIN_SECTION_TOKENS = 25
 MAX_SECTION_LINES = 40
 MAX_ANSWER_TOKENS = 550  # under the core's 600-token band, so a long section is clipped, not dropped
 SKIP_FILES = re.compile(
-    r"^(?:change[-_ ]?log|changes|history|news|release[-_ ]?notes|licen[cs]e|copying|notice|authors|contributors|"
+    r"^(?:change[-_ ]?log|changes|history|news|release[-_ ]?notes|licen[cs]es?|copying|notice|authors|contributors|"
     r"code[-_ ]of[-_ ]conduct)(?:\.|$)", re.IGNORECASE)
 SKIP_HEADINGS = re.compile(
     r"^(?:change[- ]?log|changes|history|release notes|licen[cs]e|copyright|contributors|authors|"
     r"(?:table of )?contents|toc)$", re.IGNORECASE)
+# Sections every project has and none explains the system in: asks for money or help, badges.
+BOILERPLATE_HEADINGS = re.compile(
+    r"^(?:donat(?:e|ions?)|sponsors?(?:hip)?|funding|support(?: the project| us)?|backers|"
+    r"contribut(?:e|ing|ions?)(?: guidelines?)?|how to contribute|code of conduct|acknowledge?ments?|credits|"
+    r"thanks|badges?|status|community|chat|getting help|links|indices and tables|.*\blicen[cs]e\b.*)$",
+    re.IGNORECASE)
+_AUTODOC = re.compile(r"^\s*\.\. (?:auto\w+|toctree|currentmodule|module|py:\w+)::", re.MULTILINE)
+# Markup a reader does not see: cleaned from the answer, never from code blocks.
+_RST_DIRECTIVE = re.compile(r"^\s*\.\. [\w:-]+::.*$|^\s*\.\. _[^:]+:.*$|^\s*\.\. \|[^|]+\|.*$|^\s*:[\w-]+:(?:\s.*)?$")
+_RST_ROLE = re.compile(r":[\w:+-]+:`~?([^`<]+?)(?:\s*<[^>]+>)?`")
+_RST_LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`__?")
+_RST_REF = re.compile(r"`([^`]+)`_")
+_RST_LITERAL = re.compile(r"``([^`]+)``")
+_RST_SUBST = re.compile(r"\|[\w -]+\|_?")
+_MD_IMAGE = re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)|!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_MD_REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$")
+_HTML = re.compile(r"</?[a-zA-Z][^>]*>|<!--.*?-->", re.DOTALL)
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _SETEXT = re.compile(r"^ {0,3}(?:=+|-+)\s*$")
 _RST_RULE = re.compile(r"^([=\-`:'\"~^_*+#<>.])\1{2,}\s*$")
@@ -64,6 +86,53 @@ def headings(lines: list[str], rst: bool) -> list[tuple[int, int, str]]:
         elif _SETEXT.match(nxt) and (i == 0 or not lines[i - 1].strip()) and not title.startswith(("|", "-", "*")):
             out.append((i, i + 2, title))
     return out
+
+
+def clean(text: str, rst: bool = True) -> str:
+    """The section as a reader sees it: markup out, code blocks (fenced or RST `::`) kept as they are."""
+    out: list[str] = []
+    fence: str | None = None
+    literal = False  # inside an indented RST literal block (after a line ending in "::")
+    for line in text.splitlines():
+        if m := _FENCE.match(line):
+            fence = None if fence == m.group(1) else (fence or m.group(1))
+            out.append(line)
+            continue
+        if fence:
+            out.append(line)
+            continue
+        if literal and (not line.strip() or line[:1] in " \t"):
+            out.append(line)
+            continue
+        literal = False
+        if (_RST_DIRECTIVE.match(line) if rst else _MD_REF_DEF.match(line)):
+            continue
+        if rst:  # RST's own syntax: in Markdown `|` starts table cells, not substitutions
+            line = _RST_ROLE.sub(r"`\1`", line)
+            line = _RST_LINK.sub(r"\1", line)
+            line = _RST_REF.sub(r"\1", line)
+            line = _RST_LITERAL.sub(r"`\1`", line)
+            line = _RST_SUBST.sub("", line)
+        else:
+            line = _MD_IMAGE.sub("", line)
+            line = _MD_LINK.sub(r"\1", line)
+        line = _HTML.sub("", line)
+        line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), line)
+        if rst and line.rstrip().endswith("::"):
+            line = line.rstrip()[:-1]  # "Example::" introduces a literal block: one colon reads right
+            literal = True
+        out.append(line.rstrip())
+    text = "\n".join(out)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def is_autodoc_stub(text: str) -> bool:
+    """Directives that pull documentation out of code, with (almost) nothing written around them."""
+    if not _AUTODOC.search(text):
+        return False
+    prose = [ln for ln in text.splitlines() if ln.strip() and not _RST_DIRECTIVE.match(ln)
+             and not ln.startswith((" ", "\t"))]
+    return approx_tokens(" ".join(prose)) < MIN_SECTION_TOKENS
 
 
 def clip(text: str) -> str:
@@ -132,11 +201,17 @@ class Docs:
             text = read_text(path, ctx, NAME, MAX_FILE_BYTES)
             if text is None:
                 continue
-            for sec in sections(text, rst=path.suffix.lower() == ".rst"):
-                if SKIP_HEADINGS.match(sec.heading):
+            rst = path.suffix.lower() == ".rst"
+            for sec in sections(text, rst=rst):
+                heading = clean(sec.heading, rst).strip(" :")
+                if SKIP_HEADINGS.match(heading):
                     ctx.skips.add(NAME, "changelog_or_licence")
-                elif approx_tokens(sec.text) < MIN_SECTION_TOKENS:
+                elif BOILERPLATE_HEADINGS.match(heading):
+                    ctx.skips.add(NAME, "boilerplate_section")
+                elif is_autodoc_stub(sec.text):
+                    ctx.skips.add(NAME, "autodoc_stub")
+                elif approx_tokens(body := clean(sec.text, rst)) < MIN_SECTION_TOKENS:
                     ctx.skips.add(NAME, "tiny_section")
                 else:
                     yield Draft(generator=NAME, task="explain_doc", source=rel, path=rel, lines=sec.lines,
-                                messages=(("user", f"Explain {sec.heading} in {rel}."), ("assistant", clip(sec.text))))
+                                messages=(("user", f"Explain {heading} in {rel}."), ("assistant", clip(body))))

@@ -1,8 +1,14 @@
-"""Session logs → intent classification, tool-use and orchestration/coding turn examples.
+"""Session logs → whole conversations, intent classification and tool-use examples.
 
+A conversation is kept whole, as one multi-turn example in OpenAI's shape: the assistant's tool
+calls and the tool results stay in it, so an answer that reports what a tool returned is backed
+by the call in the same example. A turn whose text claims an action ran ("Done: restart ran",
+"I restarted ...") with no tool call before it in the example is dropped and counted, and so are
+errored, interrupted and empty turns: the conversation is cut around them, never trained on.
 Labels come from what actually happened in the session: the tool the assistant called, or the
-specialist it routed to; only a turn with neither falls back to keywords in the request.
-Errored, interrupted and empty turns are dropped and counted, never trained on. A turn with a
+specialist it routed to; only a turn with neither falls back to keywords in the request. A request
+gets one intent label however many logs (and formats) it appears in: the best-evidenced one.
+Tool-use prompts carry every known tool with its argument schema (session_tools). A turn with a
 worked rationale (logged reasoning, or numbered steps before a conclusion) also yields a think
 draft; core renders it in the base model's think tags. Files whose sha256 is in the plan's
 `seen_sessions` are skipped (`sessions:unchanged`); the hashes of the files mined are reported.
@@ -13,11 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from services.harvester.base import Context, Draft
+from services.harvester.generators import session_tools
 from services.harvester.session_formats import Conversation, ToolCall, Turn, parse_file, session_files
+from shared.events import ChatMessage, ToolFunction
+from shared.events import ToolCall as ChatToolCall
 from shared.specialists import specialists
 
 NAME = "sessions"
@@ -29,6 +39,13 @@ def intent_system() -> str:
 
 
 TOOL_SYSTEM = 'Call one tool for the request. Reply only with JSON {"name": ..., "arguments": {...}}. Tools: '
+TOOLS_INTRO = "The tools you can call, as OpenAI function schemas:\n"
+# A claim that an action was carried out: only true when the call is in the same example.
+_CLAIM = re.compile(
+    r"(?:^|[.!?;]\s+|\n)\s*(?:done\b|(?:I\s+(?:have\s+|'ve\s+|just\s+)?)?(?:re)?(?:started|restarted|stopped|ran|"
+    r"rolled\b(?:\s+\S+){0,3}\s+back|reverted|deployed|triggered|launched|kicked\s+off|killed|merged|pushed|"
+    r"deleted|created|promoted|scheduled|applied|installed|executed|rebuilt|reloaded)\b)"
+    r"|\b[\w.-]+\s+(?:ran|was\s+run|has\s+been\s+(?:run|restarted|started))\b", re.IGNORECASE)
 _ROUTING = re.compile(r"route|delegate|handoff|hand_off|dispatch|ask_(?:coder|reasoner)", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:code|function|bug|fix|refactor|implement|test|class|module|python|diff|patch|"
                    r"stack ?trace|exception|compile|lint)\b", re.IGNORECASE)
@@ -37,6 +54,15 @@ _REASON = re.compile(r"\b(?:why|prove|calculate|compute|estimate|how many|probab
 
 _STEP = re.compile(r"^\s*(?:\d+[.)]\s|step\s*\d+\b|first(?:ly)?,|then,|next,|finally,)", re.IGNORECASE | re.MULTILINE)
 _CONCLUSION = re.compile(r"(?:so|therefore|thus|hence|in short|answer:|the answer is|final answer)\b", re.IGNORECASE)
+
+
+def tool_system(tools: dict[str, dict]) -> str:
+    """The one-call instruction with every known tool and its argument schema."""
+    return TOOL_SYSTEM.removesuffix("Tools: ").rstrip() + "\n" + TOOLS_INTRO + session_tools.render(tools.values())
+
+
+def claims_action(text: str) -> bool:
+    return bool(_CLAIM.search(text))
 
 
 def route_of(call: ToolCall) -> str | None:
@@ -56,21 +82,33 @@ def tool_json(call: ToolCall) -> str:
     return json.dumps({"name": call.name, "arguments": args}, ensure_ascii=False)
 
 
-def label(turn: Turn, routed: str | None = None) -> tuple[str, str]:
-    """(route, intent) for a turn, from its tool calls first, then the specialist a router served
-    it with (`routed`), then from the request's words."""
+def _intent(route: str) -> str:
+    # one vocabulary whatever the evidence: a request for another specialist is a delegation
+    return "answer" if route == "orchestrator" else f"delegate_to_{route}"
+
+
+def labelled(turn: Turn, routed: str | None = None) -> tuple[str, str, int]:
+    """(route, intent, evidence) for a turn: from its tool calls first (3), then the specialist a
+    router served it with (2), then from the request's words (1). The evidence picks one label for
+    a request seen in several logs."""
     for call in turn.tool_calls:
         if (route := route_of(call)) is not None:
-            return route, f"delegate_to_{route}"
+            return route, _intent(route), 3
     if routed in specialists():
-        return routed, f"delegate_to_{routed}" if routed != "orchestrator" else "answer"
+        return routed, _intent(routed), 2
     if turn.tool_calls:
-        return "orchestrator", turn.tool_calls[0].name
+        return "orchestrator", turn.tool_calls[0].name, 3
     if _CODE.search(turn.user):
-        return "coder", "coding_question"
+        return "coder", _intent("coder"), 1
     if _REASON.search(turn.user):
-        return "reasoner", "reasoning_question"
-    return "orchestrator", "answer"
+        return "reasoner", _intent("reasoner"), 1
+    return "orchestrator", "answer", 1
+
+
+def label(turn: Turn, routed: str | None = None) -> tuple[str, str]:
+    """(route, intent) for a turn; see `labelled`."""
+    route, intent, _ = labelled(turn, routed)
+    return route, intent
 
 
 def split_rationale(answer: str) -> tuple[str, str] | None:
@@ -85,34 +123,116 @@ def split_rationale(answer: str) -> tuple[str, str] | None:
     return rationale, paras[-1]
 
 
-def turn_drafts(conv: Conversation, turn: Turn, tools: list[str]) -> Iterator[Draft]:
+def intent_draft(conv: Conversation, turn: Turn, route: str, intent: str) -> Draft:
+    return Draft(task="intent", generator=NAME, source=conv.source, session_id=conv.session_id, hint=route,
+                 messages=(("system", intent_system()), ("user", turn.user),
+                           ("assistant", json.dumps({"route": route, "intent": intent}))))
+
+
+def turn_drafts(conv: Conversation, turn: Turn, tools: list[str] | dict[str, dict],
+                skips: object | None = None) -> Iterator[Draft]:
+    """One turn's single-step drafts: its intent label, its first tool call (with every known
+    tool's schema in the prompt) and a think draft from its logged or step-by-step rationale."""
     # the router's route applies to the request it served: the conversation's last turn
     route, intent = label(turn, conv.route if turn is conv.turns[-1] else None)
     where = dict(generator=NAME, source=conv.source, session_id=conv.session_id, hint=route)
-    yield Draft(task="intent",
-                messages=(("system", intent_system()), ("user", turn.user),
-                          ("assistant", json.dumps({"route": route, "intent": intent}))),
-                **where)
+    yield intent_draft(conv, turn, route, intent)
+    schemas = tools if isinstance(tools, dict) else {n: {"name": n, "description": "", "parameters": {
+        "type": "object", "properties": {}}} for n in tools}
     if turn.tool_calls:
         call = turn.tool_calls[0]
-        system = TOOL_SYSTEM + ", ".join(tools) + "."
         yield Draft(task="tool_call",
-                    messages=(("system", system), ("user", turn.user),
-                              ("assistant", tool_json(call))),
+                    messages=(("system", tool_system(schemas)), ("user", turn.user), ("assistant", tool_json(call))),
                     **where)
-    if turn.answer:
-        sys_msg = (("system", turn.system),) if turn.system else ()
-        yield Draft(task="session_turn", messages=(*sys_msg, ("user", turn.user), ("assistant", turn.answer)),
-                    **where)
-        # A worked rationale, kept apart from the answer: think-format training data, rendered in
-        # the base model's own think tags by core (or dropped when it has none).
-        if turn.thinking:  # the logged reasoning (thinking blocks, reasoning_content, inline tags)
-            yield Draft(task="session_turn", format="think", thought="\n\n".join(turn.thinking),
-                        messages=(*sys_msg, ("user", turn.user), ("assistant", turn.answer)), **where)
-        elif (split := split_rationale(turn.answer)) is not None:  # explained step by step, then answered
-            thought, final = split
-            yield Draft(task="session_turn", format="think", thought=thought,
-                        messages=(*sys_msg, ("user", turn.user), ("assistant", final)), **where)
+    if not turn.answer:
+        return
+    if turn.tool_calls:
+        # the answer reports what the tools returned: outside the whole conversation it is unbacked
+        if turn.thinking or split_rationale(turn.answer) is not None:
+            _count(skips, "think_needs_tool_results")
+        return
+    sys_msg = (("system", turn.system),) if turn.system else ()
+    # A worked rationale, kept apart from the answer: think-format training data, rendered in the
+    # base model's own think tags by core (or dropped when it has none).
+    if turn.thinking:  # the logged reasoning (thinking blocks, reasoning_content, inline tags)
+        yield Draft(task="session_turn", format="think", thought="\n\n".join(turn.thinking),
+                    messages=(*sys_msg, ("user", turn.user), ("assistant", turn.answer)), **where)
+    elif (split := split_rationale(turn.answer)) is not None:  # explained step by step, then answered
+        thought, final = split
+        yield Draft(task="session_turn", format="think", thought=thought,
+                    messages=(*sys_msg, ("user", turn.user), ("assistant", final)), **where)
+
+
+def _count(skips: object | None, reason: str) -> None:
+    if skips is not None:
+        skips.add(NAME, reason)  # type: ignore[attr-defined]
+
+
+def unbacked_claim(turn: Turn, called_before: bool) -> bool:
+    """Does an assistant message of `turn` claim an action with no tool call before it?"""
+    called = called_before
+    for step in turn.steps:
+        if step.role == "assistant":
+            if step.content and not called and claims_action(step.content):
+                return True
+            called = called or bool(step.calls)
+    return False
+
+
+def segments(conv: Conversation, ctx: Context) -> Iterator[list[Turn]]:
+    """Runs of trainable turns: an errored, empty or unbacked turn is counted and cuts the
+    conversation there (what follows may refer to it, so it starts a new run)."""
+    run: list[Turn] = []
+    for turn in conv.turns:
+        reason = turn.error
+        if reason is None and not turn.answer and not turn.tool_calls:
+            reason = "empty_answer"
+        if reason is None and unbacked_claim(turn, any(t.tool_calls for t in run)):
+            reason = "unbacked_tool_claim"
+        if reason is not None:
+            ctx.skips.add(NAME, reason)
+            if run:
+                yield run
+            run = []
+            continue
+        run.append(turn)
+    if run:
+        yield run
+
+
+def _chat_call(c: ToolCall) -> ChatToolCall:
+    return ChatToolCall(id=c.id or "call_0", function=ToolFunction(
+        name=c.name, arguments=json.dumps(c.arguments, sort_keys=True, ensure_ascii=False)))
+
+
+def conversation_chat(turns: list[Turn], tools: dict[str, dict]) -> tuple[ChatMessage, ...] | None:
+    """The turns as OpenAI messages, ending on the last assistant message with text (None if none)."""
+    used = sorted({c.name for t in turns for c in t.tool_calls})
+    system = turns[0].system or ""
+    if used:  # the tools the model could call, with their schemas, as a chat API would send them
+        shown = {n: tools[n] for n in tools} if tools else {}
+        system = f"{system}\n\n{TOOLS_INTRO}{session_tools.render(shown.values())}".strip()
+    msgs: list[ChatMessage] = [ChatMessage(role="system", content=system)] if system else []
+    for t in turns:
+        msgs.append(ChatMessage(role="user", content=t.user))
+        for step in t.steps:
+            if step.role == "assistant":
+                calls = tuple(_chat_call(c) for c in step.calls) or None
+                msgs.append(ChatMessage(role="assistant", content=step.content, tool_calls=calls))
+            else:
+                msgs.append(ChatMessage(role="tool", content=step.content, tool_call_id=step.call_id or None))
+    while msgs and not (msgs[-1].role == "assistant" and msgs[-1].content.strip()):
+        msgs.pop()  # a trailing call with no answer after it teaches nothing to end on
+    return tuple(msgs) if any(m.role == "user" for m in msgs) else None
+
+
+def conversation_draft(conv: Conversation, turns: list[Turn], tools: dict[str, dict]) -> Draft | None:
+    chat = conversation_chat(turns, tools)
+    if chat is None:
+        return None
+    route, _ = label(turns[-1], conv.route if turns[-1] is conv.turns[-1] else None)
+    return Draft(task="session_turn", generator=NAME, source=conv.source, session_id=conv.session_id, hint=route,
+                 messages=tuple((m.role, m.content) for m in chat), chat=chat)
 
 
 def session_digests(path: Path) -> dict[str, str]:
@@ -135,6 +255,7 @@ class Sessions:
         if path is None:
             return
         root = path if path.is_dir() else path.parent
+        convs: list[Conversation] = []
         for f in session_files(path):
             # Incremental: a file whose content was mined before is skipped (its hash is the key,
             # so an appended-to or edited log is mined again; a renamed one is not).
@@ -148,12 +269,25 @@ class Sessions:
                 ctx.skips.add(NAME, "unchanged")
                 continue
             ctx.session_hashes[str(f)] = digest
-            for conv in parse_file(f, root, ctx.skips, data):
-                tools = sorted({c.name for t in conv.turns for c in t.tool_calls})
-                for turn in conv.turns:
-                    if turn.error is not None:
-                        ctx.skips.add(NAME, turn.error)
-                    elif not turn.answer and not turn.tool_calls:
-                        ctx.skips.add(NAME, "empty_answer")
-                    else:
-                        yield from turn_drafts(conv, turn, tools)
+            convs.extend(parse_file(f, root, ctx.skips, data))
+        tools = session_tools.registry(ctx.plan.tool_specs, convs)
+        # one label per request, whatever log or format it came from: the best-evidenced one
+        intents: dict[str, list[tuple[int, str, str, Draft]]] = {}
+        for conv in convs:
+            for run in segments(conv, ctx):
+                for turn in run:
+                    route, intent, evidence = labelled(turn, conv.route if turn is conv.turns[-1] else None)
+                    key = " ".join(turn.user.lower().split())
+                    intents.setdefault(key, []).append((evidence, route, intent,
+                                                        intent_draft(conv, turn, route, intent)))
+                    yield from (d for d in turn_drafts(conv, turn, tools, ctx.skips) if d.task != "intent")
+                if (d := conversation_draft(conv, run, tools)) is not None:
+                    yield d
+        for seen in intents.values():
+            best = max(e for e, *_ in seen)
+            votes = Counter((r, i) for e, r, i, _ in seen if e == best)
+            route, intent = votes.most_common(1)[0][0]
+            first = next(d for e, r, i, d in seen if (r, i) == (route, intent))
+            if len(seen) > 1:
+                ctx.skips.add(NAME, "intent_same_request", len(seen) - 1)
+            yield first

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from services.judge.verdict import KEEP, Verdict, drop
-from shared.events import ChatMessage, Example
+from shared.events import Example
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 # Blocks injected by agent harnesses, never written by the user or the model: a hyphenated tag
@@ -43,7 +43,8 @@ class NoiseFilter:
         self.min_clean_share = min_clean_share
 
     def filter(self, example: Example) -> Verdict:
-        cleaned = tuple(ChatMessage(role=m.role, content=strip_noise(m.content)) for m in example.messages)
+        # model_copy: a multi-turn message keeps its tool calls / tool_call_id
+        cleaned = tuple(m.model_copy(update={"content": strip_noise(m.content)}) for m in example.messages)
         before = _visible(example.response)
         after = sum(_visible(m.content) for m in cleaned if m.role == "assistant")
         if before and after < self.min_clean_share * before:
