@@ -61,7 +61,13 @@ class Training(_Strict):
 
 
 class Promotion(_Strict):
+    """The promoter's bar. `gate: absolute` promotes at overall >= `min_overall`; `gate: relative`
+    at overall >= the base model's overall + `min_over_base`, with the paired interval of
+    candidate - base above 0 (`min_overall` still applies as a floor)."""
+
+    gate: Literal["absolute", "relative"] = "absolute"
     min_overall: float = Field(0.70, ge=0, le=1)
+    min_over_base: float = Field(0.05, ge=0, le=1)
     min_category: float = Field(0.30, ge=0, le=1)
     must_beat_champion: bool = True
 
@@ -155,6 +161,14 @@ class Profile(_Strict):
     @property
     def min_category(self) -> float:
         return self.promotion.min_category
+
+    @property
+    def gate(self) -> str:
+        return self.promotion.gate
+
+    @property
+    def min_over_base(self) -> float:
+        return self.promotion.min_over_base
 
     @property
     def must_beat_champion(self) -> bool:

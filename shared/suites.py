@@ -172,6 +172,20 @@ class Suite(BaseModel):
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(item.category for item in self.items))
 
+    def head(self, per_category: int) -> Suite:
+        """The first `per_category` items of each category (items with a deterministic scorer
+        before `llm_judge` ones, file order otherwise): a smaller suite for a CPU budget, with its
+        own version, so its scores are never compared with the whole suite's. 0: the whole suite."""
+        if per_category <= 0:
+            return self
+        kept: dict[str, list[SuiteItem]] = {}
+        for item in sorted(self.items, key=lambda i: i.scorer.type == "llm_judge"):
+            group = kept.setdefault(item.category, [])
+            if len(group) < per_category:
+                group.append(item)
+        chosen = {id(i) for g in kept.values() for i in g}
+        return Suite(name=f"{self.name}[:{per_category}]", items=tuple(i for i in self.items if id(i) in chosen))
+
 
 def _load_file(path: Path) -> list[SuiteItem]:
     items = []

@@ -32,9 +32,11 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], backend: Backend, model_name: str, base_model_dir: Path | None = None
+        self, address: tuple[str, int], backend: Backend, model_name: str, base_model_dir: Path | None = None,
+        api_key: str = "",
     ) -> None:
         super().__init__(address, _Handler)
+        self.api_key = api_key  # as vLLM's --api-key: every /v1 route wants `Authorization: Bearer <key>`
         self.backend = backend
         self.model_name = model_name
         self.base_model_dir = base_model_dir
@@ -81,7 +83,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(event({}, "stop") + b"data: [DONE]\n\n")
 
+    def _refused(self) -> bool:
+        if self.server.api_key and self.headers.get("Authorization") != f"Bearer {self.server.api_key}":
+            self._send(401, {"error": "Unauthorized"})
+            return True
+        return False
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self._refused():
+            return
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -109,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"loaded": name})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        if self._refused():
+            return
         route = self.path.rstrip("/")
         if route not in ("/v1/chat/completions", "/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
@@ -150,9 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(
     backend: Backend, *, host: str = "127.0.0.1", port: int = 0, model_name: str = "local",
-    base_model_dir: Path | None = None,
+    base_model_dir: Path | None = None, api_key: str = "",
 ) -> LocalServer:
     """Start the server on a background thread (port 0: a free port) and return it."""
-    server = LocalServer((host, port), backend, model_name, base_model_dir)
+    server = LocalServer((host, port), backend, model_name, base_model_dir, api_key)
     threading.Thread(target=server.serve_forever, name="openai-stand-in", daemon=True).start()
     return server

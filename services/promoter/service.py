@@ -20,7 +20,7 @@ from shared.bus import Bus, Consumer, Delivery, Poison
 from shared.events import EvalCompleted, HarvestRequested, ModelRejected, derived_id, utcnow
 from shared.registry import REGISTRY_BUCKET, ChampionRecord, Registry
 from shared.service import ServiceTable
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, secret_value
 from shared.specialists import profile
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, get_dir
 
@@ -30,12 +30,15 @@ log = logging.getLogger("ouro.promoter")
 class Promoter:
     def __init__(self, bus: Bus, registry: Registry, common: CommonSettings, settings: PromoterSettings) -> None:
         self.bus, self.registry, self.common, self.settings = bus, registry, common, settings
-        self.serving = VllmServing(settings.vllm_url) if settings.vllm_url else None
+        self.serving = (VllmServing(settings.vllm_url, api_key=secret_value(settings.vllm_api_key,
+                                                                          settings.vllm_api_key_file))
+                        if settings.vllm_url else None)
 
     def policy(self, specialist: str) -> Policy:
         s = self.settings
         return Policy.from_profile(profile(specialist), min_overall=s.min_overall, min_category=s.min_category,
-                                   must_beat_champion=s.must_beat_champion, margin=s.margin, alpha=s.alpha,
+                                   must_beat_champion=s.must_beat_champion, gate=s.gate,
+                                   min_over_base=s.min_over_base, margin=s.margin, alpha=s.alpha,
                                    forgetting_margin=s.forgetting_margin)
 
     async def feedback(self, event: EvalCompleted, weak: tuple[str, ...]) -> None:

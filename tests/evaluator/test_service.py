@@ -22,10 +22,13 @@ from tests.support.checkpoints import announce_checkpoint, tiny_adapter
 
 @pytest.fixture
 async def evaluator_on_endpoint(bus: Bus, tiny_model_dir: Path, tmp_path: Path):
-    server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir)
+    # keyed as vLLM is with --api-key in compose/K8s: every call of the evaluator must carry it
+    server = serve(TransformersBackend(tiny_model_dir), model_name="base", base_model_dir=tiny_model_dir,
+                   api_key="vllm-test-key")
     await fresh_bucket(bus, REGISTRY_BUCKET)
+    (tmp_path / "vllm-key").write_text("vllm-test-key\n")  # a mounted secret file
     settings = EvaluatorSettings(ack_wait=5, suite="reasoner", max_new_tokens=4, endpoint=server.url,
-                                 endpoint_base_model="base")
+                                 endpoint_base_model="base", endpoint_api_key_file=tmp_path / "vllm-key")
     async with serving(bus, await setup(bus, CommonSettings(data_dir=tmp_path / "data"), settings)):
         yield server
     server.shutdown()

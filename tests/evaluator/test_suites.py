@@ -41,3 +41,18 @@ def test_unknown_scorer_fails_at_load_with_file_and_line(tmp_path: Path) -> None
 def test_unknown_suite_name_lists_shipped() -> None:
     with pytest.raises(SuiteError, match="orchestrator"):
         load_suite("no-such-suite")
+
+
+def test_head_takes_the_first_items_per_category_as_its_own_version() -> None:
+    from shared.suites import load_suite
+
+    whole = load_suite("orchestrator")
+    small = whole.head(3)
+    per = {c: [i for i in small.items if i.category == c] for c in whole.categories}
+    assert set(per) == set(whole.categories) and all(len(v) == 3 for v in per.values())
+    assert small.version != whole.version  # its scores are never compared with the whole suite's
+    # deterministic scorers first: an open category keeps its checkable items when it has them
+    for c, items in per.items():
+        checkable = [i for i in whole.items if i.category == c and i.scorer.type != "llm_judge"]
+        assert [i.id for i in items][:min(3, len(checkable))] == [i.id for i in checkable][:3]
+    assert whole.head(0) is whole and whole.head(10_000).items == whole.items

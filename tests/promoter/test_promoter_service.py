@@ -35,8 +35,9 @@ async def _register(registry: Registry, cid: str) -> None:
     ))
 
 
-def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champion_overall: float) -> EvalCompleted:
-    cats = {"reasoning": overall, "math": overall, "non_reasoning": overall}
+def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champion_overall: float,
+          **scores: float) -> EvalCompleted:
+    cats = {"reasoning": overall, "math": overall, "non_reasoning": overall} | scores
     return EvalCompleted(
         cycle_id=cycle, specialist="reasoner", checkpoint_id=cid, suite="reasoner", prompts=6,
         candidate=cats, candidate_overall=overall, champion_id=champion_id,
@@ -48,7 +49,8 @@ def _eval(cycle: str, cid: str, overall: float, champion_id: str | None, champio
 async def promoter(bus: Bus):
     # The promoter shares the registry with other tests' specialists: start from a clean bucket.
     await fresh_bucket(bus, REGISTRY_BUCKET)
-    async with serving(bus, await setup(bus, settings=PromoterSettings(ack_wait=5))):
+    # a category floor, so that a rejection has a category to send back (the shipped floor is 0)
+    async with serving(bus, await setup(bus, settings=PromoterSettings(ack_wait=5, min_category=0.3))):
         yield Registry(await bus.kv(REGISTRY_BUCKET))
 
 
@@ -66,12 +68,13 @@ async def test_promotes_then_rejects_worse_and_feeds_back(bus: Bus, promoter: Re
     assert champ is not None and champ.checkpoint_id == first
 
     c2 = uuid.uuid4().hex
-    await bus.publish(_eval(c2, second, 0.75, first, 0.8))
+    await bus.publish(_eval(c2, second, 0.75, first, 0.8, non_reasoning=0.2))
     events = await events_of(bus, c2, 3)
     rejected = [e for e in events if isinstance(e, ModelRejected)]
     feedback = [e for e in events if isinstance(e, HarvestRequested)]
-    assert len(rejected) == 1 and "does not beat the champion" in rejected[0].reasons[0]
-    assert feedback and feedback[0].reason == "feedback" and feedback[0].weak_categories
+    assert len(rejected) == 1 and any("does not beat the champion" in r for r in rejected[0].reasons)
+    # the feedback names only the category under its floor, not those merely under the champion
+    assert feedback and feedback[0].reason == "feedback" and feedback[0].weak_categories == ("non_reasoning",)
     champ, _ = await registry.champion("reasoner")
     assert champ is not None and champ.checkpoint_id == first  # a worse model is never promoted
 

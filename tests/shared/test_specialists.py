@@ -93,6 +93,16 @@ def test_unknown_keys_and_bad_durations_are_refused(tmp_path: Path) -> None:
         load_specialists(tmp_path / "absent.yaml")
 
 
+def test_the_promotion_gate_is_absolute_by_default_relative_when_written(tmp_path: Path) -> None:
+    w = load_specialists(write(tmp_path, GOOD))["writer"]
+    assert (w.gate, w.min_over_base) == ("absolute", 0.05)
+    relative = GOOD.replace("promotion: {min_overall: 0.5}", "promotion: {gate: relative, min_over_base: 0.1}")
+    w = load_specialists(write(tmp_path, relative))["writer"]
+    assert (w.gate, w.min_over_base) == ("relative", 0.1)
+    with pytest.raises(SpecialistConfigError, match="writer.promotion.gate"):
+        load_specialists(write(tmp_path, GOOD.replace("promotion: {min_overall: 0.5}", "promotion: {gate: relatve}")))
+
+
 def test_a_task_no_generator_makes_is_refused(tmp_path: Path) -> None:
     from services.harvester.categories import check_tasks
 
