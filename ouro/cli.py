@@ -4,6 +4,8 @@
     ouro up                         # embedded NATS + five services in the foreground (Ctrl-C stops)
     ouro cycle --specialist orchestrator --repo . --sessions examples/sessions --wait
     ouro status | history | rollback --specialist coder [--to CHECKPOINT]
+    ouro runs ; ouro show CHECKPOINT ; ouro artifacts list | get REF --out DIR
+    ouro init ; ouro config ; ouro suite init --repo PATH
     ouro harvest --repo . --out ex.jsonl ; ouro judge --in ex.jsonl --out ds/
     ouro train --dataset ds/ --out adapter/ ; ouro eval --adapter adapter/ --suite orchestrator
     ouro hooks install REPO ; ouro emit session FILE ; ouro emit flush
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 from ouro.client import CliError, connect, loop_url
-from shared.events import Event, decode
+from shared.events import Event
 from shared.models import offline
 from shared.settings import CommonSettings
 from shared.specialists import SpecialistConfigError, specialists
@@ -50,8 +52,16 @@ async def _cycle(args: argparse.Namespace, url: str) -> int:
             print(json.dumps({"cycle_id": request.cycle_id}))
             return 0
         print(f"cycle {request.cycle_id} for {args.specialist} started", flush=True)
-        outcome = await run_cycle(bus, request, timeout=args.timeout, on_event=_print_progress,
-                                  on_wait=lambda t, stage: print(f"[{t:7.1f}s] ... {stage}", flush=True))
+        from ouro.progress import ProgressView, follow
+
+        view = ProgressView(request.cycle_id)
+        live = await follow(bus, view)  # the trainer's steps and the evaluator's prompts, as they go
+        try:
+            outcome = await run_cycle(bus, request, timeout=args.timeout, on_event=_print_progress,
+                                      on_wait=lambda t, stage: print(f"[{t:7.1f}s] ... {stage}", flush=True))
+        finally:
+            await live.unsubscribe()
+            view.close()
     finally:
         await bus.close()
     if outcome.categories:
@@ -99,6 +109,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         metrics.serve_metrics(args.metrics_port)  # the supervisor's restart counts
     record_loop(settings.data_dir, stack.url)  # client commands find this loop without --nats-url
+    from ouro.live import LiveView
+
+    view = LiveView(stack.url, stack.auth("operator")).start()  # every event and progress, as it happens
     try:
         # Exits only on Ctrl-C / SIGTERM: a service that dies is started again (with backoff);
         # its unacked work is redelivered to the new process.
@@ -106,6 +119,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervisor.tick()
             time.sleep(0.5)
     finally:
+        view.stop()
         print("stopping services and nats-server...", flush=True)
         clear_loop(settings.data_dir)
         stack.stop()
@@ -233,34 +247,85 @@ def cmd_status(args: argparse.Namespace) -> int:
     return asyncio.run(_status(loop_url(args.nats_url), args.json))
 
 
-async def _history(url: str, limit: int, cycle: str | None) -> int:
-    from ouro.cycle import describe
-    from shared.events import STREAM_NAME
+async def _history(args: argparse.Namespace) -> int:
+    from ouro.history import history
 
-    bus = await connect(url)
+    bus = await connect(loop_url(args.nats_url))
     try:
-        info = await bus.js.stream_info(STREAM_NAME)
-        first, last = info.state.first_seq, info.state.last_seq
-        lines = []
-        for seq in range(max(first, last - limit * 20 + 1) if not cycle else first, last + 1):
-            try:
-                raw = await bus.js.get_msg(STREAM_NAME, seq)
-                event = decode(raw.subject, raw.data)
-            except Exception:  # noqa: BLE001 - deleted or foreign message: skip it
-                continue
-            if cycle and not event.cycle_id.startswith(cycle):  # history prints 8-character ids
-                continue
-            lines.append(f"{seq:>6} {event.occurred_at:%Y-%m-%d %H:%M:%S} {event.cycle_id[:8]} {describe(event)}")
-        if not lines:
-            raise CliError(f"no events of cycle {cycle!r} in the stream" if cycle else "the stream is empty")
-        print("\n".join(lines[-limit:]))
+        print(await history(bus, limit=args.limit, cycle=args.cycle, types=args.type, json_out=args.json))
+    except (LookupError, ValueError) as err:
+        raise CliError(str(err)) from None
     finally:
         await bus.close()
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    return asyncio.run(_history(loop_url(args.nats_url), args.limit, args.cycle))
+    return asyncio.run(_history(args))
+
+
+async def _runs(args: argparse.Namespace) -> int:
+    from ouro.runs import list_runs, runs_json, runs_table
+
+    bus = await connect(loop_url(args.nats_url))
+    try:
+        runs = await list_runs(bus, args.specialist, args.limit)
+    finally:
+        await bus.close()
+    if args.json:
+        print(runs_json(runs))
+    elif not runs:
+        print("no runs yet: no cycle has trained (`ouro cycle --wait` starts one)")
+    else:
+        print(runs_table(runs))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    return asyncio.run(_runs(args))
+
+
+async def _show(args: argparse.Namespace) -> int:
+    from ouro.show import show, show_text
+
+    bus = await connect(loop_url(args.nats_url))
+    try:
+        out = await show(bus, args.checkpoint)
+    except LookupError as err:
+        raise CliError(str(err)) from None
+    finally:
+        await bus.close()
+    print(json.dumps(out, indent=2) if args.json else show_text(out))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    return asyncio.run(_show(args))
+
+
+async def _artifacts(args: argparse.Namespace) -> int:
+    from ouro import artifacts
+
+    bus = await connect(loop_url(args.nats_url))
+    try:
+        if args.action == "list":
+            for name, size in await artifacts.list_artifacts(bus, args.prefix):
+                print(f"{size:>12}  {name}")
+            return 0
+        got = await artifacts.get(bus, args.ref, Path(args.out))
+    except LookupError as err:
+        raise CliError(str(err)) from None
+    finally:
+        await bus.close()
+    for what, path in got.items():
+        print(f"{what}: {path}")
+    return 0
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    if args.action == "get" and not (args.ref and args.out):
+        raise CliError("artifacts get needs REF and --out DIR (`ouro artifacts list` shows the names)")
+    return asyncio.run(_artifacts(args))
 
 
 async def _rollback(url: str, specialist: str, to: str | None) -> int:
@@ -305,10 +370,101 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return asyncio.run(_lineage(loop_url(args.nats_url), args.checkpoint, args.json))
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ouro.config import SOURCE, config_table, effective
+
+    settings = effective()
+    if args.json:
+        print(json.dumps({"file": str(SOURCE[0]) if SOURCE else None, "settings": [asdict(s) for s in settings]},
+                         indent=2))
+    else:
+        print(config_table(settings))
+    return 0
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    from ouro.suite_init import SuiteInitError, suite_init
+
+    repo = Path(args.repo)
+    if not repo.is_dir():
+        raise CliError(f"--repo {repo} does not exist")
+    out = Path(args.out) if args.out else CommonSettings().data_dir / "suites" / repo.resolve().name
+    try:
+        summary = suite_init(repo, out, specialist=args.specialist, commits=args.commits, share=args.share,
+                             per_file=args.per_file, force=args.force)
+    except SuiteInitError as err:
+        raise CliError(str(err)) from None
+    counts = ", ".join(f"{n} {cat}" for cat, n in summary["prompts"].items())  # type: ignore[attr-defined]
+    print(f"wrote the suite {out}: {counts} prompts; held out of training: {len(summary['heldout_files'])} files "  # type: ignore[arg-type]
+          f"and {len(summary['commits'])} commits (listed in {out / 'HELDOUT.md'})")  # type: ignore[arg-type]
+    print(f"use it: export OURO_SPECIALISTS={Path(str(summary['specialists'])).resolve()}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ouro.config import default_toml
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists already: edit it, or pass --force to overwrite it")
+    out.write_text(default_toml())
+    print(f"wrote {out}: uncomment what you change; `ouro config` shows the effective values")
+    return 0
+
+
+# The env var behind an option, named in its --help (options set per command override them).
+ENV_OF = {"nats_url": "OURO_NATS_URL", "base_model": "OURO_BASE_MODEL", "config": "OURO_CONFIG",
+          "max_steps": "OURO_TRAINER_MAX_STEPS", "max_commits": "OURO_HARVESTER_MAX_COMMITS",
+          "max_new_tokens": "OURO_EVALUATOR_MAX_NEW_TOKENS", "spool_dir": "OURO_DATA_DIR",
+          "rate_url": "OURO_EVALUATOR_JUDGE_URL", "rate_model": "OURO_EVALUATOR_JUDGE_MODEL",
+          "metrics_port": "OURO_METRICS_PORT"}
+
+
+class OuroParser(argparse.ArgumentParser):
+    """Every `ouro ... --help` keeps its description's layout (examples) and says each option's
+    default and env var: see `explain_defaults`."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def explain_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append "(default: X)" and "[env: VAR]" to each option's help, unless it says so already,
+    in this parser and every subcommand's (the offline cores', hooks' and export's too)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                explain_defaults(sub)
+            continue
+        if not action.option_strings or action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+            continue
+        text = (action.help or "").replace("%", "%%") if "%(" not in (action.help or "") else action.help or ""
+        if action.required:
+            text = f"{text} (required)".strip()
+        elif "default" not in text:
+            if isinstance(action, argparse._StoreTrueAction):
+                shown = "off"
+            elif action.default is None or action.default == []:
+                shown = "none"
+            else:
+                shown = "%(default)s"
+            text = f"{text} (default: {shown})".strip()
+        env = ENV_OF.get(action.dest)
+        if env and env not in text:
+            text += f" [env: {env}]"
+        action.help = text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ouro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OuroParser(prog="ouro", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show tracebacks and the bus's own log lines")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--config", metavar="FILE",
+                   help="the loop's settings file (env: OURO_CONFIG; default: ./ouro.toml if present); "
+                        "env vars override it")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OuroParser)
     names = list(specialists().names)
 
     def cycle_args(sp: argparse.ArgumentParser) -> None:
@@ -331,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=None, help="NATS port (default: 4222, else a free one)")
     sp.add_argument("--metrics-port", type=int, default=0,
                     help="serve the supervisor's /metrics (ouro_service_restarts_total) here (default: off)")
-    sp.add_argument("--base-model")
+    sp.add_argument("--base-model", help="base model (default: OURO_BASE_MODEL or the embedded SmolLM2)")
     sp.add_argument("--tls", action="store_true",
                     help="NATS over TLS only, with a CA and certificate made under <data_dir>/auth/tls "
                          "(clients: OURO_NATS_URL=tls://...)")
@@ -351,8 +507,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("history", help="the event chronicle")
     sp.add_argument("--limit", type=int, default=50, help="at most this many lines (default: 50)")
     sp.add_argument("--cycle", help="only this cycle (an id or the short id history prints)")
+    sp.add_argument("--type", action="append", metavar="TYPE",
+                    help="only events of this type, e.g. eval.completed (repeatable; default: all)")
+    sp.add_argument("--json", action="store_true",
+                    help="machine-readable, with per-category intervals of eval.completed (default: lines)")
     sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_history)
+
+    sp = sub.add_parser("runs", help="one row per training cycle: data, loss, scores vs champion, decision")
+    sp.add_argument("--specialist", choices=names, help="only this specialist (default: all)")
+    sp.add_argument("--limit", type=int, default=20, help="the newest this many runs (default: 20)")
+    sp.add_argument("--json", action="store_true", help="machine-readable (default: a table)")
+    sp.add_argument("--nats-url", help=url_help)
+    sp.set_defaults(func=cmd_runs)
+
+    sp = sub.add_parser("show", help="a checkpoint: scores per category vs champion, the gate's reasons, "
+                                     "sample answers of both models, lineage")
+    sp.add_argument("checkpoint", help="a checkpoint id or a unique prefix (as `ouro runs` prints)")
+    sp.add_argument("--json", action="store_true", help="machine-readable (default: text)")
+    sp.add_argument("--nats-url", help=url_help)
+    sp.set_defaults(func=cmd_show)
+
+    sp = sub.add_parser("artifacts", help="list or fetch stored datasets, adapters and eval reports")
+    sp.add_argument("action", choices=["list", "get"])
+    sp.add_argument("ref", nargs="?", default="",
+                    help="get: an artifact name (as `list` prints) or a checkpoint id/prefix (its adapter, dataset "
+                         "and eval report)")
+    sp.add_argument("--out", help="get: the directory to write into (required for get)")
+    sp.add_argument("--prefix", default="", help="list: only names starting with this (default: all)")
+    sp.add_argument("--nats-url", help=url_help)
+    sp.set_defaults(func=cmd_artifacts)
 
     sp = sub.add_parser("lineage", help="a checkpoint's parent, dataset, corpus version and the commits behind it")
     sp.add_argument("checkpoint")
@@ -366,6 +550,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--nats-url", help=url_help)
     sp.set_defaults(func=cmd_rollback)
 
+    sp = sub.add_parser("config", help="every setting's effective value and where it came from (default, file, env)")
+    sp.add_argument("--json", action="store_true", help="machine-readable (default: a table)")
+    sp.set_defaults(func=cmd_config)
+
+    sp = sub.add_parser("suite", help="suite init: a held-out evaluation suite for your own repository")
+    sp.add_argument("action", choices=["init"])
+    sp.add_argument("--repo", required=True, help="the git repository to build the suite for")
+    sp.add_argument("--specialist", choices=names, default="coder", help="the specialist that evaluates on it")
+    sp.add_argument("--out", help="the suite directory (default: <data_dir>/suites/<repo name>)")
+    sp.add_argument("--commits", type=int, default=5, help="newest commits to ask about")
+    sp.add_argument("--share", type=float, default=0.2, help="share of the Python files held out of training")
+    sp.add_argument("--per-file", type=int, default=10, help="at most this many prompts per held-out file")
+    sp.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    sp.set_defaults(func=cmd_suite)
+
+    sp = sub.add_parser("init", help="write a commented ouro.toml with every setting at its default")
+    sp.add_argument("--out", default="ouro.toml", help="where to write it")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sp.set_defaults(func=cmd_init)
+
     from ouro import hooks_cli, offline_cores
 
     offline_cores.add_parsers(sub, offline_cores.run)
@@ -373,11 +577,23 @@ def build_parser() -> argparse.ArgumentParser:
     from ouro.export.cli import add_parser as add_export_parser
 
     add_export_parser(sub)
+    explain_defaults(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     offline()
+    from ouro.config import ConfigError, apply_config
+
+    # The config file first: it may name the specialist file, whose names are --specialist choices.
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    known, _ = early.parse_known_args(argv)
+    try:
+        apply_config(known.config)
+    except ConfigError as err:
+        print(f"ouro: {err}", file=sys.stderr)
+        return 2
     from shared.service import configure_logging
 
     configure_logging()
@@ -396,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `ouro history | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     except Exception as err:  # noqa: BLE001 - one line for a person; --debug for the traceback
         if args.debug:
             raise

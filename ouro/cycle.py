@@ -176,12 +176,28 @@ def new_request(specialist: str, repo: str | None, sessions: str | None) -> Harv
 
 
 def score_table(outcome: CycleOutcome) -> str:
-    rows = [f"{'category':<28} {'champion':>9} {'candidate':>9}"]
+    """Per category: both means, the paired difference with its interval and the number of prompts
+    (one prompt of six moves a mean by 0.167: n says how much a difference can mean)."""
+    ev = next((e for e in outcome.events if isinstance(e, EvalCompleted)), None)
+    stats = ev.stats if ev is not None else None
+    head = f"{'category':<28} {'champion':>9} {'candidate':>9} {'delta':>7} {'n':>4}"
+    rows = [head + (f"  {100 * stats.confidence:.0f}% interval of delta" if stats else "")]
+
+    def paired(p) -> str:  # noqa: ANN001 - a shared.stats.Paired or None
+        return f"  [{p.ci_low:+.3f}, {p.ci_high:+.3f}]" if p is not None else ""
+
     for cat in sorted(outcome.categories):
         champ = outcome.champion.get(cat)
-        rows.append(f"{cat:<28} {champ if champ is not None else float('nan'):>9.3f} {outcome.categories[cat]:>9.3f}")
+        cand = outcome.categories[cat]
+        p = stats.paired.get(cat) if stats else None
+        delta = f"{cand - champ:+.3f}" if champ is not None else "-"
+        rows.append(f"{cat:<28} {champ if champ is not None else float('nan'):>9.3f} {cand:>9.3f} {delta:>7} "
+                    f"{p.n if p else '-':>4}{paired(p)}")
     if outcome.overall is not None:
-        rows.append(f"{'OVERALL':<28} {outcome.champion_overall or 0:>9.3f} {outcome.overall:>9.3f}")
+        champ_overall = outcome.champion_overall or 0.0
+        o = stats.overall if stats else None
+        rows.append(f"{'OVERALL':<28} {champ_overall:>9.3f} {outcome.overall:>9.3f} "
+                    f"{outcome.overall - champ_overall:>+7.3f} {o.n if o else '-':>4}{paired(o)}")
     return "\n".join(rows)
 
 

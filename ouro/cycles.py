@@ -15,7 +15,27 @@ from pathlib import Path
 
 from ouro.cycle import CycleOutcome, new_request, run_cycle
 from shared.bus import Bus
-from shared.events import CheckpointReady, DatasetReady, Event
+from shared.events import (
+    CheckpointReady,
+    CorpusUpdated,
+    DatasetReady,
+    EvalCompleted,
+    Event,
+    HarvestCompleted,
+    HarvestRequested,
+    ModelPromoted,
+    ModelRejected,
+)
+
+# A cycle's stages, each ending at the first event of its kind (the learning benchmark reports
+# the share of a cycle's wall time per stage from these timestamps).
+STAGES: tuple[tuple[str, tuple[type[Event], ...]], ...] = (
+    ("harvest", (HarvestCompleted,)),
+    ("judge", (DatasetReady, CorpusUpdated)),
+    ("train", (CheckpointReady,)),
+    ("eval", (EvalCompleted,)),
+    ("decide", (ModelPromoted, ModelRejected)),
+)
 
 
 @dataclass
@@ -32,6 +52,29 @@ class CycleRow:
     first_loss: float | None
     train_loss: float | None
     parent: str | None
+    # what the learning benchmark reads (bench_learning.py): training size and the evaluator's intervals
+    tokens: int | None = None
+    steps: int | None = None
+    categories: dict[str, dict] | None = None  # candidate mean and 95% interval per held-out category
+    vs_champion: dict | None = None  # paired candidate − champion, overall (shared/stats.Paired)
+    general: dict | None = None  # paired candidate − champion on the general held-out set (forgetting)
+    stages_s: dict[str, float] | None = None  # wall seconds per stage, from the events' timestamps
+
+
+def stage_seconds(events: list[Event]) -> dict[str, float]:
+    """Seconds each stage took: from the previous stage's end (the request at first) to its first event."""
+    start = next((e.occurred_at for e in events if isinstance(e, HarvestRequested)), None)
+    if start is None and events:
+        start = events[0].occurred_at
+    out: dict[str, float] = {}
+    for name, kinds in STAGES:
+        # the first kind listed that occurred (the judge's stage ends with the dataset, when there is one)
+        end = next((e.occurred_at for kind in kinds for e in events if isinstance(e, kind)), None)
+        if end is None or start is None:
+            continue
+        out[name] = round((end - start).total_seconds(), 3)
+        start = end
+    return out
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -54,15 +97,24 @@ def _row(i: int, head: str, commits: int, outcome: CycleOutcome) -> CycleRow:
     def one(kind: type[Event]):  # noqa: ANN202
         return next((e for e in outcome.events if isinstance(e, kind)), None)
 
-    ds, ck = one(DatasetReady), one(CheckpointReady)
+    ds, ck, ev = one(DatasetReady), one(CheckpointReady), one(EvalCompleted)
+    stats = ev.stats if ev else None
     return CycleRow(cycle=i, head=head[:12], commits=commits, decision=outcome.decision, candidate=outcome.overall,
                     champion=outcome.champion_overall, dataset=ds.kept if ds else 0, new=ds.new if ds else 0,
                     replayed=ds.replayed if ds else 0, first_loss=ck.metrics.first_loss if ck else None,
-                    train_loss=ck.metrics.train_loss if ck else None, parent=(ck.parent or "base")[:12] if ck else None)
+                    train_loss=ck.metrics.train_loss if ck else None, parent=(ck.parent or "base")[:12] if ck else None,
+                    tokens=ck.metrics.tokens if ck else None, steps=ck.metrics.steps if ck else None,
+                    categories={c: i.model_dump() for c, i in stats.candidate.items()} if stats else None,
+                    vs_champion=stats.overall.model_dump() if stats else None,
+                    general=ev.general.model_dump() if ev and ev.general else None,
+                    stages_s=stage_seconds(outcome.events))
 
 
 async def run_cycles(bus: Bus, specialist: str, repo: Path, heads: list[str], sessions: str | None, *,
-                     timeout: float, on_row: Callable[[CycleRow], None] | None = None) -> list[CycleRow]:
+                     timeout: float, on_row: Callable[[CycleRow], None] | None = None,
+                     on_outcome: Callable[[CycleOutcome], None] | None = None) -> list[CycleRow]:
+    """One cycle per head, oldest first; `on_outcome` sees each cycle's events (the benchmark fetches
+    the datasets and evaluation reports they point to)."""
     rows = []
     previous = heads[0]
     for i, head in enumerate(heads, start=1):
@@ -72,6 +124,8 @@ async def run_cycles(bus: Bus, specialist: str, repo: Path, heads: list[str], se
             commits = int(_git(repo, "rev-list", "--count", f"{previous}..{head}"))
         outcome = await run_cycle(bus, new_request(specialist, str(repo), sessions), timeout=timeout)
         rows.append(_row(i, head, commits, outcome))
+        if on_outcome:
+            on_outcome(outcome)
         if on_row:
             on_row(rows[-1])
         previous = head

@@ -14,9 +14,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.hashing import content_hash
 from shared.specialists import SpecialistName
@@ -66,9 +66,35 @@ class Model(BaseModel):
 # ---------------------------------------------------------------- payload pieces
 
 
+class ToolFunction(Model):
+    name: str
+    arguments: str = "{}"  # JSON text, as the OpenAI API carries it
+
+
+class ToolCall(Model):
+    """One call an assistant message made, in OpenAI's shape."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
 class ChatMessage(Model):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # Multi-turn examples keep what the assistant actually called and what came back (OpenAI's
+    # shape). Absent on plain messages, and left out of their dump, so the ids and stored rows
+    # of examples without tools are what they were before these fields existed.
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None  # on a `tool` message: the call it answers
+
+    @model_serializer(mode="wrap")
+    def _without_unset_tool_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for key in ("tool_calls", "tool_call_id"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class Provenance(Model):
@@ -268,6 +294,11 @@ class EvalCompleted(Event):
     stats: EvalStats | None = None
     # the general held-out set (forgetting): candidate − champion, paired; None when not run
     general: Paired | None = None
+    # the bare base model on the same prompts (the relative gate, forgetting vs the base): its
+    # overall on the suite, candidate − base paired there and on the general set; None: not run
+    base_overall: float | None = None
+    vs_base: Paired | None = None
+    general_base: Paired | None = None
     report: ArtifactRef | None = Field(None, description="per-prompt outputs and scores of both models")
     unscored: dict[str, int] = Field(default_factory=dict, description="candidate items not scored, by reason")
 
@@ -328,3 +359,24 @@ def decode(subject: str, data: bytes) -> Event:
     except ValueError:
         raise ValueError(f"unknown subject {subject!r}") from None
     return kind.model_validate_json(data)
+
+
+# ---------------------------------------------------------------- live progress (not in the stream)
+
+# Progress is for a person watching, not part of the chronicle: it is published with plain NATS on
+# a subject outside the stream (`ouro.>`), so nothing stores it and a late reader simply sees the
+# next one. Producers send at most one every few seconds (shared/progress.py).
+PROGRESS_SUBJECT = "live.progress.v1"
+
+
+class Progress(Event):
+    """How far a long stage of a cycle is: training steps, or prompts evaluated."""
+
+    specialist: SpecialistName
+    stage: Literal["train", "evaluate"]
+    step: int = Field(ge=0, description="training steps done, or prompts scored")
+    total: int = Field(ge=0)
+    what: str = Field("", description="e.g. 'candidate' or 'champion' while evaluating")
+    loss: float | None = None
+    tokens_per_s: float | None = None
+    eta_s: float | None = None

@@ -42,6 +42,9 @@ def configure_logging() -> None:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("nats").setLevel(logging.WARNING)
+    from shared.models import quiet_libraries
+
+    quiet_libraries()  # clean log lines: no library progress bars, each library warning once
 
 
 async def _background(name: str, make: Callable[[], Awaitable[None]]) -> None:

@@ -17,15 +17,18 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.trainer.config import train_config
+from services.trainer.progress import parse as progress_line
 from services.trainer.settings import TrainerSettings
 from services.trainer.train import TrainConfig
 from shared import metrics
 from shared.bus import Bus, Consumer, Delivery, Poison
-from shared.events import CheckpointReady, DatasetReady, TrainMetrics, content_hash, derived_id, utcnow
+from shared.events import CheckpointReady, DatasetReady, Progress, TrainMetrics, content_hash, derived_id, utcnow
 from shared.models import resolve_base_model
+from shared.progress import publish_progress
 from shared.registry import REGISTRY_BUCKET, CheckpointRecord, Registry
 from shared.service import ServiceTable
 from shared.settings import CommonSettings
@@ -41,18 +44,28 @@ def _die_with_parent() -> None:
 
 
 async def run_worker(dataset: Path, base: Path, out: Path, config: TrainConfig,
-                     init_adapter: Path | None = None) -> TrainMetrics:
+                     init_adapter: Path | None = None,
+                     on_progress: Callable[[dict], Awaitable[None]] | None = None) -> TrainMetrics:
+    """Train in the worker process; `on_progress` gets each progress report it writes."""
     extra = ["--init-adapter", str(init_adapter)] if init_adapter is not None else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.trainer.worker",
         "--dataset", str(dataset), "--base", str(base), "--out", str(out), "--config-json", config.to_json(), *extra,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent,
     )
-    stdout, _ = await proc.communicate()
-    lines = stdout.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
+    assert proc.stdout is not None
+    last = ""
+    async for raw in proc.stdout:  # line by line while it trains: progress, then the metrics
+        line = raw.decode(errors="replace").strip()
+        report = progress_line(line)
+        if report is None:
+            last = line or last
+        elif on_progress is not None:
+            await on_progress(report)
+    await proc.wait()
+    if proc.returncode != 0 or not last:
         raise RuntimeError(f"training worker exited with {proc.returncode}; see the trainer log")
-    return TrainMetrics.model_validate_json(lines[-1])
+    return TrainMetrics.model_validate_json(last)
 
 
 class Trainer:
@@ -87,7 +100,12 @@ class Trainer:
                          event.dataset_id[:12], event.kept, event.new, event.replayed,
                          f"champion {parent_id}" if parent_id else "the base model")
                 started = time.monotonic()
-                train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config, init)
+                async def relay(report: dict) -> None:
+                    await publish_progress(bus, Progress(
+                        cycle_id=event.cycle_id, specialist=event.specialist, stage="train", **report))
+
+                train_metrics = await run_worker(work / "dataset", base_dir, work / "adapter", config, init,
+                                                 on_progress=relay)
                 metrics.TRAINING_SECONDS.labels(event.specialist).observe(time.monotonic() - started)
                 metrics.TRAINING_LOSS.labels(event.specialist).set(train_metrics.train_loss)
                 adapter = await put_dir(store, f"adapters/{event.specialist}/{checkpoint_id}", work / "adapter")

@@ -95,7 +95,9 @@ def test_worker_cli_prints_metrics_last(tiny_model: Path, tiny_dataset: Path, tm
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, proc.stdout[-2000:]
+    # the progress lines the trainer service relays (services/trainer/progress.py), then the metrics
+    assert lines and all(line.startswith("progress ") for line in lines[:-1]), proc.stdout[-2000:]
+    assert json.loads(lines[-2].removeprefix("progress "))["step"] == 2  # the last step is always reported
     metrics = TrainMetrics.model_validate_json(lines[-1])
     assert metrics.steps == 2 and metrics.examples == 8
     assert (out / "adapter_model.safetensors").exists()
