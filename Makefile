@@ -13,8 +13,12 @@ export TOKENIZERS_PARALLELISM := false
 OURO_TRAINER_MAX_STEPS ?= 40
 OURO_TRAINER_MAX_LENGTH ?= 384
 export OURO_TRAINER_MAX_STEPS OURO_TRAINER_MAX_LENGTH
+# ... and, for `make run` only, 6 prompts per category of the held-out and general suites (54 + 12
+# for the orchestrator): the full suites take hours per model on 2 cores (benchmarks/results/eval.json).
+# The subset is its own suite version; its wider intervals are what the gate sees.
+run: export OURO_EVALUATOR_MAX_PER_CATEGORY ?= 6
 
-.PHONY: install run up test test-slow test-mutations bench lint clean
+.PHONY: install run up test test-slow test-mutations bench bench-learning bench-learning-gpu lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +47,17 @@ test-slow: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+# Does the loop learn? K cycles through the bus, an ablation at equal steps, a contamination check,
+# sized for ~60 min on 2 CPU cores with SmolLM2-135M (knobs: benchmarks/bench_learning.py --help,
+# OURO_BENCH_*). Writes benchmarks/results/learning.{json,md,png}.
+bench-learning: install
+	$(PY) benchmarks/bench_learning.py $(BENCH_ARGS)
+
+# The same on a CUDA machine: a larger base on the QLoRA 4-bit path, GPU tokens/s against plain
+# transformers+PEFT in the same run (benchmarks/bench_learning_gpu.sh).
+bench-learning-gpu: install
+	bash benchmarks/bench_learning_gpu.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

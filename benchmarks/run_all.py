@@ -66,6 +66,9 @@ def main() -> int:
     train_evals = runs("bench_train_eval.py", *(["--real"] if real else []), repeats=repeats)
     hooks = runs("bench_hook.py", repeats=repeats)
     routers = runs("bench_router.py", repeats=repeats)
+    # the cost of a cycle: trainer vs a plain TRL script (alternating, `repeats` each, in one process
+    # pair per repeat), batched vs sequential evaluation, the stage shares of the last learning bench
+    cost = run("bench_train_cost.py", f"--repeats={repeats}", *(["--real"] if real else []))
     full = [h["full_s"] for h in harvests]
     inc = [h["incremental_diffs_only_s"] for h in harvests]
     gen = [t.get("tiny_generate", {}).get("batched_speedup") for t in train_evals]
@@ -100,9 +103,17 @@ def main() -> int:
             "steady": spread([r["steady"]["requests_per_s"] for r in routers], 1),
             "swapping": spread([r["through_promotion_and_rollback"]["requests_per_s"] for r in routers], 1),
             "failed": [r["through_promotion_and_rollback"]["failed"] for r in routers]},
+        "trainer_over_plain_trl_tokens_per_s (same rows and settings; training loop / whole process)": {
+            "loop": cost["train"]["trainer_over_baseline_tokens_per_s_loop"],
+            "whole_process": cost["train"]["trainer_over_baseline_tokens_per_s_wall"]},
+        "train_phases_median_s (trainer / plain TRL)": cost["train"]["phases_median_s"],
+        "train_padding_share (random / length-grouped batches)": cost["train"]["padding"],
+        "eval_prompts_per_s (batched vs sequential, orchestrator suite)": cost["eval"],
+        "cycle_stage_share (from the events of the last make bench-learning)":
+            (cost["stages"] or {}).get("share"),
         "machine_end": machine(),
         "details": {"harvest": harvests, "judge": judge, "train_eval": train_evals, "hook": hooks,
-                    "router": routers},
+                    "router": routers, "train_cost": cost},
     }
     out = ROOT / ".ouro" / "bench.json"
     out.parent.mkdir(exist_ok=True)

@@ -15,6 +15,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # more prompts per model, half of them run in the sandbox) has its own in-process test
 # (tests/evaluator/test_general.py), and the forgetting gate its policy tests.
 os.environ.setdefault("OURO_EVALUATOR_GENERAL_SUITE", "")
+# The whole-loop tests that want to see a promotion lower the absolute bars (OURO_PROMOTER_MIN_*):
+# the shipped relative gate (base + 0.05, paired interval above 0) has its own tests
+# (tests/promoter/test_relative_gate.py), and a random tiny model's gain over its base is noise.
+os.environ.setdefault("OURO_PROMOTER_GATE", "absolute")
 
 from shared.bus import Bus  # noqa: E402
 from shared.nats_server import EmbeddedNats  # noqa: E402

@@ -86,9 +86,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> git.Repo:
     return r
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
-    env = {
+def tiny_cycle_env(tiny_model_dir: Path) -> dict[str, str]:
+    """A cycle that finishes in a few minutes on CPU (also tests/integration/test_prometheus_scrape.py)."""
+    return {
         "OURO_BASE_MODEL": str(tiny_model_dir),
         "OURO_TRAINER_MAX_STEPS": "3",
         "OURO_TRAINER_MAX_LENGTH": "256",
@@ -103,6 +103,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
         # small batches, so the two judge filter workers below both get some
         "OURO_HARVESTER_BATCH_SIZE": "16",
     }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
+    env = tiny_cycle_env(tiny_model_dir)
     metrics_port = free_port()
     s = Stack(tmp_path_factory.mktemp("ouro"), env=env, port=free_port(),
               service_env={"promoter": {"OURO_METRICS_PORT": str(metrics_port)},
@@ -248,9 +253,14 @@ async def test_malformed_event_is_dead_lettered_and_service_survives(stack: Stac
     try:
         sub = await bus.js.subscribe(Subject.DLQ.value, ordered_consumer=True)
         await bus.js.publish(Subject.CHECKPOINT_READY.value, b'{"cycle_id": "bad", "checkpoint_id": 7}')
-        msg = await sub.next_msg(timeout=20)
-        dead = DeadLetter.model_validate_json(msg.data)
-        assert dead.service == "evaluator" and "undecodable" in dead.reason and '"checkpoint_id": 7' in dead.payload
+        # every service that takes checkpoint.ready dead-letters it: the evaluator, and the judge,
+        # which follows a training in flight stage by stage
+        by: dict[str, DeadLetter] = {}
+        while set(by) != {"evaluator", "judge"}:
+            dead = DeadLetter.model_validate_json((await sub.next_msg(timeout=20)).data)
+            by[dead.service] = dead
+        for dead in by.values():
+            assert "undecodable" in dead.reason and '"checkpoint_id": 7' in dead.payload
         await sub.unsubscribe()
     finally:
         await bus.close()
