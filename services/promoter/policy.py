@@ -5,7 +5,9 @@ Promote only when every gate holds:
   base's overall + `min_over_base`, and the paired interval of candidate − base above 0);
 - no category under the floor `min_category`;
 - better than the champion: the paired interval of candidate − champion above the margin (an
-  interval that straddles it is *inconclusive*, which never promotes);
+  interval that straddles it is *inconclusive*, which never promotes), and the exact sign test over
+  the prompts that changed agreeing (below `alpha`): on a small suite the bootstrap alone is
+  overconfident, and "3 better, 1 worse" is not evidence;
 - no category significantly worse than the champion (Holm-adjusted sign test);
 - no forgetting: the general held-out set dropped by at most `forgetting_margin`, both against
   the champion and against the base model.
@@ -79,6 +81,16 @@ def _interval(p: Paired, confidence: float) -> str:
             f"{p.ci_low:+.3f}..{p.ci_high:+.3f}, n={p.n}")
 
 
+def _too_few_changed(p: Paired, policy: Policy) -> str | None:
+    """A bootstrap interval over a handful of prompts is overconfident (a 2-prompt category
+    resampled can never lose its gain). "Better" also needs the exact sign test over the prompts
+    whose score changed: with 3 better and 1 worse it is p = 0.62, not evidence."""
+    if p.better <= p.worse or p.p_two_sided < policy.alpha:
+        return None
+    return (f"{p.better} prompts better and {p.worse} worse: the exact sign test gives p = {p.p_two_sided:.3g}, "
+            f"not below {policy.alpha} ({KEYS['alpha']})")
+
+
 def _forgets(general: Paired | None, reference: str, policy: Policy) -> str | None:
     if general is None or general.diff >= -policy.forgetting_margin:
         return None
@@ -134,6 +146,9 @@ def decide(
                 inconclusive = True
                 reasons.append(f"inconclusive: cannot tell it from the base model yet ({_interval(vs_base, confidence)}"
                                f"; {KEYS['gate']}: relative needs the interval above 0)")
+            elif few := _too_few_changed(vs_base, policy):
+                inconclusive = True
+                reasons.append(f"inconclusive: cannot tell it from the base model yet ({few})")
             if not reasons:
                 passed.append(f"overall {candidate_overall:.3f} >= base {base_overall:.3f} + "
                               f"{policy.min_over_base:.2f}, {_interval(vs_base, confidence)}")
@@ -174,6 +189,9 @@ def decide(
             elif o.ci_low <= policy.margin:
                 inconclusive = True
                 reasons.append(f"inconclusive: cannot tell it from the champion yet ({where})")
+            elif few := _too_few_changed(o, policy):
+                inconclusive = True
+                reasons.append(f"inconclusive: cannot tell it from the champion yet ({few})")
             else:
                 passed.append(f"beats the champion {champion_overall:.3f}: {_interval(o, confidence)}")
     # Feedback: the categories that held it back (under the floor, or significantly worse). Weakest first.

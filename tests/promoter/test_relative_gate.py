@@ -97,3 +97,17 @@ def test_the_shipped_specialists_use_the_relative_gate() -> None:
     for name in ("orchestrator", "coder", "reasoner"):
         p = profile(name)
         assert (p.gate, p.min_over_base, p.min_overall, p.min_category) == ("relative", 0.05, 0.0, 0.0)
+
+
+def test_a_gain_on_a_handful_of_prompts_is_inconclusive_however_tight_the_bootstrap() -> None:
+    # The learning benchmark's shape at 2 prompts per category: two categories go from 0 to 1 on both
+    # of their prompts, one prompt elsewhere gets worse. Resampling within 2-prompt categories never
+    # loses those gains, so the bootstrap interval is above 0 ...
+    base = {f"c{i}": [0.0, 0.0] for i in range(9)} | {"c8": [1.0, 0.0]}
+    cand = dict(base) | {"c0": [1.0, 1.0], "c1": [1.0, 1.0], "c8": [0.0, 0.0]}
+    stats = compare_scores(cand, base)
+    assert stats.overall.ci_low > 0 and (stats.overall.better, stats.overall.worse) == (4, 1)
+    d = _first_cycle(RELATIVE, cand, base)
+    # ... but 4 better and 1 worse is p = 0.375 by the exact sign test: not promoted, inconclusive
+    assert not d.promote and d.inconclusive
+    assert any("4 prompts better and 1 worse" in r and "OURO_PROMOTER_ALPHA" in r for r in d.reasons), d.reasons
