@@ -160,9 +160,10 @@ def test_what_calls_a_function(repo_builder) -> None:
     callers = {d.prompt.split("`")[1]: d for d in drafts if d.task == "function_callers"}
     assert sorted(callers) == ["pkg.api.helper", "pkg.store.Store.key", "pkg.store.Store.save", "pkg.util.clean"]
     clean = callers["pkg.util.clean"]
-    assert clean.answer.endswith("- `pkg.api.batch` (pkg/api.py, line 11)\n- `pkg.api.handle` (pkg/api.py, line 5)")
+    # grouped by file, each caller named within its module (a repeated path per line reads as repetition)
+    assert clean.answer.endswith("- in `pkg/api.py`: `batch` (line 11), `handle` (line 5)")
     assert "from 2 place(s)" in clean.answer and clean.path == "pkg/util.py"
-    assert "`pkg.store.Store.save` (pkg/store.py, line 2)" in callers["pkg.store.Store.key"].answer
+    assert "- in `pkg/store.py`: `Store.save` (line 2)" in callers["pkg.store.Store.key"].answer
     assert "pkg.store.Store.get" not in callers  # `cfg.get` is a dict call: never resolved to it
     assert category_for("function_callers", "orchestrator") == "architecture"
 
@@ -220,3 +221,18 @@ def test_overloads_merge_raises_are_real_and_relationships_are_named(tmp_path: P
     assert "delegates to `_load`" in answer
     assert "called from `pkg.config.main`" in answer
     assert "Look `key` up" not in answer
+
+
+def test_a_long_caller_list_is_not_dropped_as_repetition(repo_builder) -> None:  # noqa: ANN001
+    from services.judge.filters.repetition import RepetitionFilter
+    from shared.events import Example, Provenance
+
+    users = "".join(f"def use_{i}(x):\n    return clean(x) + {i}\n\n\n" for i in range(9))
+    repo_builder.commit("add", {"pkg/__init__.py": "", "pkg/util.py": CALLS_UTIL,
+                                "pkg/many.py": f"from pkg.util import clean\n\n\n{users}"})
+    drafts, _ = run(repo_builder.root)
+    [clean] = [d for d in drafts if d.task == "function_callers" and "pkg.util.clean" in d.prompt]
+    example = Example.build(specialist="orchestrator", category="architecture", generator="ast_code",
+                            messages=list(clean.messages), provenance=Provenance(source="pkg/util.py"))
+    # the judge's defaults (Gopher top n-gram shares) keep it
+    assert RepetitionFilter(top_ngram_share={2: 0.2, 3: 0.18, 4: 0.16}).filter(example).keep
