@@ -111,7 +111,7 @@ def parse_verdict(text: str) -> tuple[bool, bool, list[str]] | None:
     if not isinstance(data, dict) or not isinstance(data.get("correct"), bool) or \
             not isinstance(data.get("useful"), bool):
         return None
-    defects = [d for d in data.get("defects", []) if isinstance(d, str) and d in DEFECTS]
+    defects = [d for d in (data.get("defects") or []) if isinstance(d, str) and d in DEFECTS]
     return data["correct"], data["useful"], defects
 
 

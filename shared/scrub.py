@@ -56,7 +56,9 @@ _KEYWORDS = (
 _ASSIGNMENT = re.compile(
     rf"(?P<key>\b[A-Za-z0-9_-]*?(?:{_KEYWORDS})[A-Za-z0-9_-]*)[\"']?"
     r"(?P<sep>[ \t]*(?::[ \t]*[A-Za-z_][\w\[\], .|]*?)?[ \t]*(?:==?|:=|=>|:)[ \t]*)"
-    r"(?P<val>(?:\b[rRbBuUfF]{1,2})?(?:\"[^\"\n]*\"|'[^'\n]*')|[^\s,;)\"'}]+)",
+    # an unquoted value runs to a terminator; a `)` or `}` inside it with more of the value after it
+    # (`SECRET_KEY=x9!k(2@u_ab=+)zz`) is part of it, one that closes the call around it is not
+    r"(?P<val>(?:\b[rRbBuUfF]{1,2})?(?:\"[^\"\n]*\"|'[^'\n]*')|[^\s,;)\"'}]+(?:[)}]+[\w@!%^&*+=~$#-][^\s,;)\"'}]*)*)",
     re.IGNORECASE,
 )
 # Code, not a secret: `password = os.environ["X"]`, `secret = None`, `api_key: str`.
@@ -66,10 +68,13 @@ _PLACEHOLDER = re.compile(r"^(?:|<[^>]*>|\*+|x+|\.\.\.|\$\{?[\w.]+\}?|\{\{.*\}\}
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 
-# Characters an unquoted expression has and an unquoted secret (`PASSWORD=hunter2`) does not:
-# `secret_keys = [to_bytes(s) for s in keys]` is code; replacing its "value" broke the line.
-_EXPRESSION = re.compile(r"[()\[\]{}<>]")
+# How an unquoted expression starts and an unquoted secret does not: a call or subscript of a
+# name, maybe inside brackets. `secret_keys = [to_bytes(s) for s in keys]` is code (replacing
+# its "value" broke the line); `SECRET_KEY=x9!k(2@u_ab=+)zz` or `PASSWORD=Tr0ub4dor{x9Lq` is a
+# secret that merely contains a bracket, and is replaced.
+_EXPRESSION = re.compile(r"^[\[({]*[A-Za-z_][\w.]*[(\[]")
 _FIELD_SPLIT = re.compile(r"\{[^{}]*\}|[^{}]+")
+_FIELD_LITERAL = re.compile(r"(['\"])([^'\"]*)\1")  # string literals in a field, left to right
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]{1,2}(?=[\"'])")
 
 
@@ -86,7 +91,7 @@ def _is_secret_value(raw: str) -> bool:
     literal = _split_literal(raw)
     quoted = literal is not None
     value = literal[2] if literal else raw
-    if not quoted and _EXPRESSION.search(value):
+    if not quoted and _EXPRESSION.match(value):
         return False
     if _PLACEHOLDER.match(value) or SECRET in value:
         return False
@@ -130,7 +135,12 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
         literal = _split_literal(val)
         if literal and "f" in literal[0].lower() and "{" in literal[2]:
             # an f-string: its `{fields}` are code; only the literal text between them goes
-            body = _FIELD_SPLIT.sub(lambda p: p.group(0) if p.group(0).startswith("{") else SECRET, literal[2])
+            # (and a literal inside a field may be the secret itself: `f"{env('PW') or 'Sup3r'}"`)
+            def field_literal(q: re.Match[str]) -> str:
+                return q.group(0) if len(q.group(2)) < 3 else f"{q.group(1)}{SECRET}{q.group(1)}"
+
+            body = _FIELD_SPLIT.sub(lambda p: _FIELD_LITERAL.sub(field_literal, p.group(0))
+                                    if p.group(0).startswith("{") else SECRET, literal[2])
             kept = f"{literal[0]}{literal[1]}{body}{literal[1]}"
         else:
             kept = f"{literal[0]}{literal[1]}{SECRET}{literal[1]}" if literal else SECRET

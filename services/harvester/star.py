@@ -21,6 +21,7 @@ from dataclasses import replace
 from services.harvester.base import Draft
 from services.harvester.plan import StarConfig
 from shared.chat_client import ChatError, RateLimit, complete
+from shared.scrub import scrub
 
 SYSTEM = ("Reason step by step, then give your final answer on the last line as "
           "`Answer: <value>`, the value written as Python would print its repr.")
@@ -56,7 +57,8 @@ def _ask(draft: Draft, hint: str | None) -> list[dict[str, str]]:
     turns = [{"role": r, "content": c} for r, c in draft.messages[:-1] if r != "system"]
     if hint is not None:
         turns[-1] = {"role": "user", "content": turns[-1]["content"] + HINT.format(answer=hint)}
-    return [{"role": "system", "content": SYSTEM}, *turns]
+    # what leaves the machine is scrubbed like what is trained on (core scrubs drafts only later)
+    return [{"role": "system", "content": SYSTEM}, *({**t, "content": scrub(t["content"])[0]} for t in turns)]
 
 
 def star(drafts: list[Draft], config: StarConfig, outcomes: Counter[str]) -> list[Draft]:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from services.harvester.base import Draft, Skips
 from services.harvester.plan import TeacherConfig
 from shared.chat_client import ChatError, RateLimit, complete
+from shared.scrub import scrub
 
 SYSTEM = (
     "You write model answers for training an assistant that works on a software project. Answer the "
@@ -37,7 +38,9 @@ def _pick(drafts: list[Draft], config: TeacherConfig) -> list[Draft]:
     """Up to `budget` drafts, spread round-robin over tasks, so one prolific generator cannot use it all."""
     by_task: dict[str, list[Draft]] = defaultdict(list)
     for d in drafts:
-        if d.format == "chat" and d.generator != config.generator and (not config.tasks or d.task in config.tasks):
+        # a draft with an executed answer (`expected`) is not rewritten: nothing would check the rewrite
+        if d.format == "chat" and d.generator != config.generator and d.expected is None \
+                and (not config.tasks or d.task in config.tasks):
             by_task[d.task].append(d)
     queues = [by_task[t] for t in sorted(by_task)]
     picked: list[Draft] = []
@@ -58,7 +61,8 @@ def _request(d: Draft) -> list[dict[str, str]]:
     turns[user] = {"role": "user", "content": (
         f"{turns[user]['content']}\n\n---\nReference answer mined from the project (evidence, may be "
         f"shallow or wrong):\n{mined}")}
-    return [{"role": "system", "content": SYSTEM}, *turns]
+    # what leaves the machine is scrubbed like what is trained on (core scrubs drafts only later)
+    return [{"role": "system", "content": SYSTEM}, *({**t, "content": scrub(t["content"])[0]} for t in turns)]
 
 
 def teach(drafts: list[Draft], config: TeacherConfig, skips: Skips) -> list[Draft]:

@@ -225,11 +225,14 @@ class Judge:
         if running.cycle_id != event.cycle_id:
             return
         await self.state.kv.delete(f"done.training.{event.specialist}")
+        await self._run_pending(event.specialist, running)
+
+    async def _run_pending(self, sp: str, running: InFlight) -> None:
+        """The trigger coalesced while `running` trained runs now, once (its ids derive from the cycle)."""
         if running.pending:
             await self.bus.publish(TrainRequested(
-                event_id=derived_id("coalesced", event.cycle_id), cycle_id=derived_id("cycle", "coalesced",
-                                                                                      event.cycle_id),
-                specialist=event.specialist, reason="coalesced",
+                event_id=derived_id("coalesced", running.cycle_id),
+                cycle_id=derived_id("cycle", "coalesced", running.cycle_id), specialist=sp, reason="coalesced",
             ))
 
     async def on_stage(self, event: CheckpointReady | EvalCompleted, delivery: Delivery) -> None:
@@ -320,6 +323,7 @@ class Judge:
                     await self.state.mark("failed", sp, json.dumps(
                         {"cycle_id": running.cycle_id, "reason": reason, "at": now.isoformat()}).encode())
                     await self.state.kv.delete(f"done.training.{sp}")
+                    await self._run_pending(sp, running)  # a trigger that waited for it is not lost
                     metrics.CYCLES_FAILED.labels(sp, f"deadline_{running.stage}").inc()
                     log.error("cycle %s of %s failed: %s", running.cycle_id, sp, reason)
 

@@ -85,8 +85,11 @@ def _too_few_changed(p: Paired, policy: Policy) -> str | None:
     """A bootstrap interval over a handful of prompts is overconfident (a 2-prompt category
     resampled can never lose its gain). "Better" also needs the exact sign test over the prompts
     whose score changed: with 3 better and 1 worse it is p = 0.62, not evidence."""
-    if p.better <= p.worse or p.p_two_sided < policy.alpha:
+    if p.better > p.worse and p.p_two_sided < policy.alpha:
         return None
+    if p.better <= p.worse:  # the mean rose on a few prompts while as many or more got worse
+        return (f"{p.better} prompts better and {p.worse} worse: the gain rests on a few prompts while as many "
+                f"or more got worse (exact sign test, {KEYS['alpha']})")
     return (f"{p.better} prompts better and {p.worse} worse: the exact sign test gives p = {p.p_two_sided:.3g}, "
             f"not below {policy.alpha} ({KEYS['alpha']})")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+import pytest
 import yaml
 
 from shared.scrub import SECRET, scrub
@@ -94,3 +95,24 @@ def test_scrubbed_yaml_still_loads_with_the_same_keys() -> None:
     assert after["database"]["password"] == SECRET and after["api"]["keys"] == [SECRET, SECRET]
     assert after["database"]["host"] == "db.internal" and after["flow"] == {"user": "app", "password": SECRET}
     assert SECRET in after["tls"]["private_key"]
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    # generated secrets that happen to hold a bracket are secrets, not code: the whole value goes
+    ("POSTGRES_PASSWORD=Tr0ub4dor{x9Lq", "Tr0ub4dor{x9Lq"),
+    ("DB_PASSWORD=p@ss<w0rd>zz", "p@ss<w0rd>zz"),
+    ("API_KEY=[k3y]abcdef", "[k3y]abcdef"),
+    ("SECRET_KEY=x9!k(2@u_ab=+)zz", "x9!k(2@u_ab=+)zz"),  # a Django key's alphabet has brackets
+    # a literal inside an f-string field may be the secret itself
+    ("password = f\"{os.getenv('PW') or 'Sup3rS3cret'}\"", "Sup3rS3cret"),
+])
+def test_no_part_of_a_secret_survives(text: str, secret: str) -> None:
+    clean, counts = scrub(text)
+    assert counts and secret not in clean and all(part not in clean for part in (secret[-4:], secret[:4]))
+
+
+def test_code_around_a_keyword_is_left_alone() -> None:
+    for code in ("secret_keys = [to_bytes(s) for s in secret_key]", 'password = os.environ["X"]',
+                 "api_key = get_key(cfg)", "connect(password=pw, user=x)"):
+        assert scrub(code)[0] == code
+    assert scrub("connect(password=abc123)")[0] == "connect(password=<SECRET>)"  # the call's `)` stays

@@ -6,6 +6,7 @@ the evidence the request carries, which lets the test see what the teacher was s
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -107,3 +108,19 @@ def test_off_by_default_and_configured_from_the_environment(monkeypatch: pytest.
     teacher = build_plan("coder", HarvesterSettings())[0].teacher
     assert teacher is not None and teacher.budget == 7 and teacher.endpoint.api_key == "sk-test-123"
     assert "sk-test-123" not in repr(teacher)  # the key never reaches a log line
+
+
+def test_what_is_sent_to_the_teacher_is_scrubbed_and_executed_answers_are_not_rewritten() -> None:
+    from services.harvester.star import _ask
+    from services.harvester.teacher import _pick
+
+    key = "AKIA" + "IOSFODNN7EXAMPLE"
+    d = Draft(generator="git_diffs", task="diff_review", source="commit abc",
+              messages=(("user", f"Review this diff:\n+AWS_ACCESS_KEY_ID={key}"), ("assistant", f"Adds {key}.")))
+    sent = json.dumps(_request(d))
+    assert key not in sent and "<SECRET>" in sent
+    traced = Draft(generator="exec_reasoning", task="exec_trace", source="m.py", expected="3",
+                   messages=(("user", f"What does `f({key!r})` return?"), ("assistant", "3")))
+    assert key not in json.dumps(_ask(traced, None))  # STaR's requests too
+    config = TeacherConfig(endpoint=ChatEndpoint(url="http://x", model="t"))
+    assert _pick([d, traced], config) == [d]

@@ -110,3 +110,9 @@ def test_docs_recall_may_name_files_and_releases_but_not_shas_or_issues() -> Non
     # a commit or an issue no reader of the project could know is still an invention
     assert f.filter(docs("Changed in 2.0 (#212).")).reason == "unsupported_fact:issue"
     assert f.filter(docs("See commit 7be3f1c4 for the change.")).reason == "unsupported_fact:sha"
+
+
+def test_an_address_in_code_is_not_a_version() -> None:
+    answer = 'Bind it to all interfaces:\n```python\nserve(host="0.0.0.0", port=8080)  # or 127.0.0.1\n```'
+    assert UnsupportedFactFilter().filter(ex(PARSER_DIFF, answer)).reason is None
+    assert UnsupportedFactFilter().filter(ex(PARSER_DIFF, "Upgrade to 10.2.3.")).reason == "unsupported_fact:version"

@@ -111,3 +111,15 @@ def test_a_gain_on_a_handful_of_prompts_is_inconclusive_however_tight_the_bootst
     # ... but 4 better and 1 worse is p = 0.375 by the exact sign test: not promoted, inconclusive
     assert not d.promote and d.inconclusive
     assert any("4 prompts better and 1 worse" in r and "OURO_PROMOTER_ALPHA" in r for r in d.reasons), d.reasons
+
+
+def test_a_gain_on_two_prompts_while_nine_got_worse_is_not_promoted() -> None:
+    # one small category gains a lot, three others lose a little on every prompt: the mean and its
+    # within-category bootstrap say "better", the prompts do not
+    base = {"arch": [0.0, 0.0], "a": [0.5] * 3, "b": [0.5] * 3, "c": [0.5] * 3}
+    cand = {"arch": [1.0, 1.0], "a": [0.45] * 3, "b": [0.45] * 3, "c": [0.45] * 3}
+    stats = compare_scores(cand, base)
+    assert stats.overall.ci_low > 0 and (stats.overall.better, stats.overall.worse) == (2, 9)
+    d = _first_cycle(RELATIVE, cand, base)
+    assert not d.promote and d.inconclusive
+    assert any("2 prompts better and 9 worse" in r for r in d.reasons), d.reasons

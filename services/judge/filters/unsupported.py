@@ -22,6 +22,7 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 # 1.2.3, v1.2, 2.0.0rc1, ==4.5.6 — two-part numbers without a "v" are left alone (0.5 is a ratio)
 _VERSION = re.compile(r"(?<![\w.])(?:v\d+\.\d+(?:\.\d+)*|\d+\.\d+\.\d+(?:\.\d+)*)(?:[-.]?(?:rc|a|b|dev|post)\d*)?"
                       r"(?!\w)", re.IGNORECASE)
+_IPV4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$")
 _SHA = re.compile(r"(?<![\w/.-])[0-9a-f]{7,40}(?![\w-])")
 _ISSUE = re.compile(r"(?<![\w&#/])#(\d+)\b|\b(?:GH|PR)-?\s?#?(\d+)\b")
 _EXT = r"(?:py|pyi|md|rst|txt|toml|ya?ml|json|cfg|ini|js|ts|tsx|jsx|sh|go|rs|lock|c|h|cc|cpp|hpp|java|rb|sql|html|css)"
@@ -38,7 +39,8 @@ def facts(text: str) -> Iterator[tuple[str, str]]:
     """(kind, value) for each checkable fact stated in `text`."""
     bare = _URL.sub(" ", text)
     for m in _VERSION.finditer(bare):
-        yield "version", m.group(0)
+        if not _IPV4.match(m.group(0)):  # `0.0.0.0`, `127.0.0.1`: an address in code, not a release
+            yield "version", m.group(0)
     for m in _SHA.finditer(bare):
         s = m.group(0)
         if any(c.isdigit() for c in s) and any(c.isalpha() for c in s):  # "decade" and "1234567" are not SHAs
