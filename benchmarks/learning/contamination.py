@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from services.judge.decontaminate import NgramIndex
-from services.judge.text import ngram_hashes, word_hashes, words
 from shared.suites import Suite
 
 
@@ -29,26 +26,8 @@ def held_out_index(suites: Sequence[Suite], n: int = 13, fallback: int = 8) -> N
 
 
 def overlap(index: NgramIndex, text: str) -> tuple[float, str | None]:
-    """The largest share of shared n-grams (of the row's or of the item's, whichever is larger:
-    the judge's measure) over every held-out item, and that item."""
-    hashes = word_hashes(words(text))
-    best: tuple[float, str | None] = (0.0, None)
-    for size in sorted(index.grams):
-        query = np.unique(ngram_hashes(hashes, size))
-        if not len(query):
-            continue
-        table = index.grams[size]
-        lo, hi = np.searchsorted(table, query, "left"), np.searchsorted(table, query, "right")
-        hit = hi > lo
-        if not hit.any():
-            continue
-        owners = np.concatenate([index.items[size][a:b] for a, b in zip(lo[hit], hi[hit], strict=True)])
-        ids, counts = np.unique(owners, return_counts=True)
-        for i, count in zip(ids.tolist(), counts.tolist(), strict=True):
-            share = max(count / index.sizes[i], count / len(query))
-            if share > best[0]:
-                best = (share, index.names[i])
-    return best
+    """The judge's own measure (NgramIndex.best_overlap) over every held-out item, and that item."""
+    return index.best_overlap(text)
 
 
 def row_text(messages: Iterable[dict]) -> str:

@@ -62,10 +62,11 @@ class NgramIndex:
         self._pending = {}
         return self
 
-    def match(self, text: str, overlap: float) -> str | None:
-        """The benchmark item `text` overlaps most, if more than `overlap` of either side is shared."""
+    def best_overlap(self, text: str) -> tuple[float, str | None]:
+        """The largest share of shared n-grams (of `text`'s or of the item's, whichever is larger)
+        over every indexed item, and that item; (0.0, None) when nothing is shared."""
         hashes = word_hashes(words(text))
-        best: tuple[float, str] | None = None
+        best: tuple[float, str | None] = (0.0, None)
         for size in sorted(self.grams):
             query = np.unique(ngram_hashes(hashes, size))
             if not len(query):
@@ -80,9 +81,14 @@ class NgramIndex:
             ids, counts = np.unique(owners, return_counts=True)
             for i, count in zip(ids.tolist(), counts.tolist(), strict=True):
                 share = max(count / self.sizes[i], count / len(query))
-                if share > overlap and (best is None or share > best[0]):
+                if share > best[0]:
                     best = (share, self.names[i])
-        return best[1] if best else None
+        return best
+
+    def match(self, text: str, overlap: float) -> str | None:
+        """The benchmark item `text` overlaps most, if more than `overlap` of either side is shared."""
+        share, name = self.best_overlap(text)
+        return name if share > overlap else None
 
     def save(self, path: Path) -> None:
         arrays = {f"grams_{n}": g for n, g in self.grams.items()} | {f"items_{n}": a for n, a in self.items.items()}
