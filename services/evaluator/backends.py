@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
+
+from shared.chat_client import ChatEndpoint, ChatError, complete
 
 Chat = list[dict[str, str]]
 
@@ -88,31 +90,18 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         concurrency: int = 8,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.url = base_url.rstrip("/").removesuffix("/v1") + "/v1/chat/completions"
+        # one chat call for every OpenAI-compatible client of the project (shared/chat_client.py)
+        self.endpoint = ChatEndpoint(url=base_url, model=model, api_key=api_key, timeout_s=timeout_s)
+        self.url = self.endpoint.completions
         self.model = model
         self.concurrency = concurrency
-        self._client = httpx.Client(headers=headers, timeout=timeout_s)
+        self._client = httpx.Client()
 
     def _complete(self, messages: Chat, max_new_tokens: int) -> str:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_new_tokens,
-            "temperature": 0,
-        }
         try:
-            response = self._client.post(self.url, json=body)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.url}: {exc}") from exc
-        if response.status_code != 200:
-            raise BackendError(f"{self.url} answered {response.status_code}: {response.text[:500]}")
-        try:
-            return response.json()["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise BackendError(
-                f"{self.url} answered without choices[0].message.content: {response.text[:500]}"
-            ) from exc
+            return complete(self.endpoint, messages, max_tokens=max_new_tokens, client=self._client)
+        except ChatError as exc:
+            raise BackendError(str(exc)) from exc
 
     def generate(self, prompts: list[Chat], max_new_tokens: int) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
