@@ -218,14 +218,17 @@ class Judge:
 
     async def on_decided(self, event: ModelPromoted | ModelRejected, delivery: Delivery) -> None:
         """A training was decided: it no longer runs; a trigger that waited for it runs now, once."""
-        raw = await self.state.marked("training", event.specialist)
-        if raw is None:
-            return
-        running = InFlight.model_validate_json(raw)
-        if running.cycle_id != event.cycle_id:
+        running = await self._in_flight(event.specialist, event.cycle_id)
+        if running is None:
             return
         await self.state.kv.delete(f"done.training.{event.specialist}")
         await self._run_pending(event.specialist, running)
+
+    async def _in_flight(self, sp: str, cycle_id: str) -> InFlight | None:
+        """The specialist's training in flight, if it is the one of `cycle_id`."""
+        raw = await self.state.marked("training", sp)
+        running = InFlight.model_validate_json(raw) if raw is not None else None
+        return running if running is not None and running.cycle_id == cycle_id else None
 
     async def _run_pending(self, sp: str, running: InFlight) -> None:
         """The trigger coalesced while `running` trained runs now, once (its ids derive from the cycle)."""
@@ -237,11 +240,8 @@ class Judge:
 
     async def on_stage(self, event: CheckpointReady | EvalCompleted, delivery: Delivery) -> None:
         """The training in flight moved on a stage: its next stage's deadline starts now."""
-        raw = await self.state.marked("training", event.specialist)
-        if raw is None:
-            return
-        running = InFlight.model_validate_json(raw)
-        if running.cycle_id != event.cycle_id:
+        running = await self._in_flight(event.specialist, event.cycle_id)
+        if running is None:
             return
         moved = running.advanced("evaluation" if isinstance(event, CheckpointReady) else "decision", utcnow())
         if moved is not running:
