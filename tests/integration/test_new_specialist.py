@@ -59,6 +59,14 @@ class JobQueue:
         self.items.append(job)
         if len(self.items) > self.size:
             self.items.pop(0)
+
+
+def enqueue_all(jobs: list[str], size: int) -> JobQueue:
+    """A queue holding the newest `size` of `jobs`."""
+    queue = JobQueue(size)
+    for job in jobs:
+        queue.push(job)
+    return queue
 '''
 
 
