@@ -94,6 +94,13 @@ class LoopRecord:
     last_decision: DecisionFacts | None = None
     corpus: tuple[tuple[str, int], ...] = ()  # corpus statistics: "live", "retired", "version", ...
     weak_categories: tuple[str, ...] = ()  # fed back by the promoter, to be harvested more
+    # from the specialist file: task -> category it feeds, cadence, routing rule, example length band
+    tasks: tuple[tuple[str, str], ...] = ()
+    cadence: tuple[tuple[str, object], ...] = ()
+    routing: tuple[tuple[str, object], ...] = ()
+    tokens: tuple[tuple[str, object], ...] = ()
+    # the evaluation suite: category -> (prompt count, ((scorer type, count), ...))
+    suite: tuple[tuple[str, int, tuple[tuple[str, int], ...]], ...] = ()
 
 
 _CARD_KEYS = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
@@ -119,7 +126,33 @@ def config_record(specialist: str, base_model: str, model_dir: Path | None = Non
         promotion=tuple((k, v) for k, v in prof.promotion.model_dump().items() if isinstance(v, scalars)),
         training=tuple((k, v) for k, v in prof.training.model_dump().items() if isinstance(v, scalars)),
         model_card=card,
+        tasks=tuple(sorted(prof.tasks.items())),
+        cadence=tuple((k, v) for k, v in prof.cadence.model_dump().items() if isinstance(v, scalars)),
+        routing=(() if prof.routing is None else tuple(
+            (k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in prof.routing.model_dump().items())),
+        tokens=tuple((k, v) for k, v in prof.tokens.model_dump().items() if isinstance(v, scalars)),
+        suite=suite_facts(prof.suite_dir, prof.categories),
     )
+
+
+def suite_facts(suite_dir: Path,
+                categories: tuple[str, ...]) -> tuple[tuple[str, int, tuple[tuple[str, int], ...]], ...]:
+    """Per category of the evaluation suite: how many prompts and how they are scored. A file that
+    cannot be read says nothing (the record then does not know), never a wrong count."""
+    import json
+    from collections import Counter
+
+    out = []
+    for cat in categories:
+        try:
+            rows = [json.loads(ln) for ln in (Path(suite_dir) / f"{cat}.jsonl").read_text(encoding="utf-8").splitlines()
+                    if ln.strip()]
+        except (OSError, ValueError):
+            continue
+        scorers = [r.get("scorer") if isinstance(r, dict) else None for r in rows]
+        kinds = Counter(str(s.get("type", "unknown")) if isinstance(s, dict) else "unknown" for s in scorers)
+        out.append((cat, len(rows), tuple(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

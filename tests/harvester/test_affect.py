@@ -75,9 +75,22 @@ def test_shipped_sessions_feed_affect_reasoning() -> None:
     mine = [e for e in result.examples if e.generator == "affect"]
     assert mine and {e.category for e in mine} == {"affect_reasoning"}
     states = {e.response.split(" (", 1)[1].split(")")[0].split(";")[0] for e in mine}
-    assert {"satisfaction", "frustration", "urgency"} <= states
+    # the shipped operators are calm: bug reports ("blows up", "regressed") are not frustration
+    assert {"satisfaction", "urgency"} <= states and "frustration" not in states
     # a turn whose reply failed (an errored assistant turn) teaches no reply
     assert result.skipped.get("affect:no_usable_reply", 0) >= 1
     # the coder and reasoner do not map `affect`: counted, not guessed
     coder = harvest(HarvestPlan(specialist="coder", sessions=EXAMPLES))
     assert not [e for e in coder.examples if e.generator == "affect"] and coder.skipped["affect:not_for_coder"] >= 1
+
+
+def test_a_calm_bug_report_is_not_frustration() -> None:
+    """examples/sessions: "Dedup blows up when ..." is a polite request (rated a false 'frustrated');
+    "regressed in production" is urgency from "in production", not frustration from "regressed"."""
+    from services.harvester.generators.affect import read_state
+    from services.harvester.session_formats import Turn
+
+    assert read_state(Turn(user="Dedup blows up when an example has no messages. Please get that fixed."), []) is None
+    r = read_state(Turn(user="Reasoner-v7 regressed in production; revert to the previous reasoner."), [])
+    assert r is not None and r.state == "urgency" and not r.also
+    assert read_state(Turn(user="It is still broken, seriously."), []).state == "frustration"

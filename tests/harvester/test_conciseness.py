@@ -69,9 +69,9 @@ README = """# Demo
 
 ## Retries
 
-The **publisher** retries a failed send 5 times with `backoff()` (an exponential delay, see
-[the bus](docs/bus.md)), and gives up after `max_deliver` attempts. It is really quite robust, as
-you can see. A message that still fails goes to the dead-letter queue, so nothing is lost.
+The **publisher** retries a failed send 5 times with `backoff()` (which is [cheap](docs/bus.md)),
+and gives up after `max_deliver` attempts. It is really quite robust, as you can see. A message
+that still fails goes to the dead-letter queue, so nothing is lost.
 
 ```python
 publish(msg)  # (a call, not prose)
@@ -88,9 +88,9 @@ Pull requests are welcome (please run the linter first, and add a test for every
 
 MODULE = '''"""The scheduler of the loop (it lives in one process, never in two).
 
-A training starts when `min_new_examples` new examples arrived (the curator decides this, once per
-harvest, from what the judge kept), or on the cron schedule, whichever comes first; the same trigger
-arriving twice is coalesced into one run.
+In order to keep the loop cheap, a training starts when `min_new_examples` new examples arrived
+(which is simple), or on the cron schedule, whichever comes first. Note that the same trigger arriving
+twice is basically coalesced into one run. It is really quite simple, as you can see.
 """
 '''
 
@@ -122,8 +122,10 @@ def test_docs_paragraphs_become_drills_that_show_the_cleaned_source(tmp_path: Pa
 def test_docstrings_are_docs_too(tmp_path: Path) -> None:
     drills_, _ = doc_drills(tmp_path)
     [doc] = [d for d in drills_ if d.path == "sched.py"]
-    assert doc.answer == ("A training starts when `min_new_examples` new examples arrived, or on the cron "
-                          "schedule, whichever comes first; the same trigger arriving twice is coalesced into one run.")
+    # wordy phrase, fact-free aside and padding out; the sentence with a filler word stays, without it
+    assert doc.answer == ("To keep the loop cheap, a training starts when `min_new_examples` new examples arrived, "
+                          "or on the cron schedule, whichever comes first. The same trigger arriving twice is "
+                          "coalesced into one run.")
     assert doc.lines == (1, 6)
 
 
@@ -153,3 +155,81 @@ def test_a_sentence_without_names_that_carries_the_point_stays() -> None:
     assert not droppable("The next cycle mines only commits after that, so a cycle costs what changed.", said)
     assert droppable("It is really quite simple, as you can see.", said)
     assert droppable("The last harvested commit per repo is stored in a bucket.", said)  # says it again
+
+
+def test_docs_drills_record_what_they_read(tmp_path: Path) -> None:
+    """An incremental harvest retires drills of changed or deleted files: it must know which files
+    this generator read (every doc and Python file on a full scan)."""
+    _, _ = doc_drills(tmp_path)
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", repo=tmp_path), skips=Skips())
+    list(Conciseness().run([], ctx))
+    assert "conciseness" in ctx.full_scan
+    assert ctx.refreshed["conciseness"] == {"README.md", "sched.py"}
+
+
+@pytest.mark.parametrize("sentence", [
+    # itsdangerous docs/serializer.rst: the trailing clause is the mechanism (rated "drops the key mechanism")
+    "To sign other types, the `Serializer` class provides a `dumps`/`loads` interface similar to Python's "
+    "`json` module, which serializes the object to a string then signs that.",
+    # docs/concepts.rst and serializer.py: an example named in a parenthesis is a fact, even in lower case
+    "All process managers (like systemd) and hosting services have a way to specify environment variables.",
+    "Use it for debugging only and if you know that your serializer module is not exploitable "
+    "(for example, do not use it with a pickle serializer).",
+])
+def test_an_aside_that_says_something_is_kept(sentence: str) -> None:
+    assert tighten(sentence) == sentence
+
+
+def test_a_fact_with_a_filler_word_is_not_padding() -> None:
+    said = "A training starts when new examples arrived."
+    assert not droppable("Note that the same trigger arriving twice is basically coalesced into one run.", said)
+
+
+# ---------------------------------------------------------------------- reverse drills of dense prose
+
+# Real passages of pallets/itsdangerous at 672971d (docs/concepts.rst, docs/index.rst, serializer.py):
+# already terse, so no extractive drill of them is both shorter and complete.
+DENSE = [
+    "It should be a long random string of bytes. This value must be kept secret and should not be saved in "
+    "source code or committed to version control. If an attacker learns the secret key, they can change and "
+    "resign data to look valid. If you suspect this happened, change the secret key to invalidate existing tokens.",
+    "ItsDangerous provides two levels of data handling. The signer is the basic system that signs a given `bytes` "
+    "value based on the given signing parameters. The serializer wraps a signer to enable serializing and signing "
+    "other data besides `bytes`.",
+    "Use it for debugging only and if you know that your serializer module is not exploitable (for example, do "
+    "not use it with a pickle serializer).",
+]
+
+
+@pytest.mark.parametrize("passage", DENSE)
+def test_a_padded_passage_is_clearly_longer_and_the_rules_undo_exactly_the_padding(passage: str) -> None:
+    from services.harvester.base import approx_tokens
+    from services.harvester.generators.conciseness_padded import MAX_RATIO, pad
+
+    padded = pad(passage)
+    assert padded is not None and approx_tokens(passage) <= MAX_RATIO * approx_tokens(padded)
+    assert terse(padded) == passage  # the answer is the author's text, and exactly what the rules give back
+    assert "ItsDangerous" in padded or "ItsDangerous" not in passage  # a name is never lower-cased
+    assert not padded.startswith(("Note that use", "Basically, use"))  # no opener before an imperative
+
+
+def test_dense_docs_become_reverse_drills_answered_by_the_passage_itself(tmp_path: Path) -> None:
+    from services.harvester.generators.conciseness import PADDED_PROMPT
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "concepts.rst").write_text("Secret Key\n----------\n\n" + DENSE[0] + "\n")
+    ctx = Context(plan=HarvestPlan(specialist="orchestrator", repo=tmp_path), skips=Skips())
+    [d] = list(Conciseness().run([], ctx))
+    assert d.answer == DENSE[0] and d.path == "docs/concepts.rst"
+    assert d.prompt.startswith(PADDED_PROMPT) and d.prompt != PADDED_PROMPT + DENSE[0]
+    assert not missing_facts(d.prompt, d.answer) and not missing_facts(DENSE[0], d.answer)
+
+
+def test_no_opener_before_a_noun_phrase_fragment() -> None:
+    # a docstring of this repository (docs/architecture.md): a noun phrase, not a clause
+    from services.harvester.generators.conciseness_padded import OPENERS, pad
+
+    fragment = ("A function `(output, spec) -> float` in `services/evaluator/scorers.py`'s `SCORERS`, "
+                "registered by the spec type it scores. A spec type without a function fails at import.")
+    padded = pad(fragment) or ""
+    assert not any(o + "a function" in padded for o in OPENERS)

@@ -150,3 +150,11 @@ def test_markup_boilerplate_and_autodoc_stubs_are_left_out(repo_builder: RepoBui
         assert noise not in "".join(d.answer for d in drafts), noise
     how = next(d for d in drafts if "How it works" in d.prompt)
     assert how.answer.startswith("The scheduler reads the queue and runs each job once.")
+
+
+def test_a_doc_role_reads_as_the_page_name_not_as_code() -> None:
+    # itsdangerous docs/serializer.rst: ":doc:`/signer`" became "`/signer`" (rated markup noise)
+    from services.harvester.generators.docs import clean
+
+    assert clean("The :doc:`/signer` only signs bytes. See :doc:`api/timed`.") == (
+        "The signer only signs bytes. See timed.")

@@ -97,3 +97,37 @@ async def test_the_service_builds_the_record_from_the_registry_and_the_corpus(
     assert "2604 live examples (120 retired)" in got["How are you trained, and on how much data?"][1]
     for sys_msg, ans in got.values():
         assert numbers(ans) <= numbers(sys_msg), ans
+
+
+def test_before_a_promotion_the_record_answers_thirty_distinct_questions_from_the_specialist_file(
+        repo_builder: RepoBuilder, tiny_model_dir: Path) -> None:
+    """The shipped orchestrator entry alone (no registry, no corpus) answers >= 30 questions: per
+    category its share, the tasks feeding it and how the suite scores it; per specialist its
+    cadence, routing, length band and starting point. The judge keeps them all (no near copies)."""
+    from services.harvester.plan import build_plan
+    from services.judge.dedup import deduplicate
+    from shared.specialists import specialists
+
+    repo_builder.commit("init", {"README.md": "# x\n"})
+    plan, _ = build_plan("orchestrator", HarvesterSettings(tool_specs=[]), repo=repo_builder.root,
+                         tokenizer_dir=tiny_model_dir)
+    mine = [e for e in harvest(plan).examples if e.generator == "self_description"]
+    kept, dropped = deduplicate(mine, None)
+    assert len(kept) >= 30 and not dropped, [(d.messages[-1].content, why) for d, why, _ in dropped]
+    got = answers(plan)
+    prof = specialists().profiles["orchestrator"]
+    # each category: the tasks of the specialist file that feed it, and its suite's size and scorer
+    for cat in prof.categories:
+        data = next(a for q, (_, a) in got.items() if re.search(rf"\b{cat}\b", q) and "harvest task" in a)
+        assert all(t in data for t, c in prof.tasks.items() if c == cat), data
+        n = sum(1 for ln in (prof.suite_dir / f"{cat}.jsonl").read_text().splitlines() if ln.strip())
+        test = next(a for q, (_, a) in got.items() if re.search(rf"\b{cat}\b", q) and "evaluation suite" in a)
+        assert f"has {n} {cat} prompts" in test
+    assert "every 12 hours" in got["How often are you harvested and retrained?"][1]  # '0 */12 * * *'
+    assert "every Sunday at 03:00 UTC" in got["How often are you harvested and retrained?"][1]
+    assert "rated 1-6" in got["Which requests does the router send to you?"][1]
+    assert "90 days" in got["How long do examples from operator sessions stay in your training data?"][1]
+    # "how much data" with no corpus statistics: the record says it does not know, no invented count
+    assert "no corpus statistics" in got["How are you trained, and on how much data?"][1]
+    for sys_msg, ans in got.values():
+        assert numbers(ans) <= numbers(sys_msg), ans

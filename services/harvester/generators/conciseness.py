@@ -16,7 +16,9 @@ brevity, not loss: the terse answer must keep every number, identifier (`code`, 
 snake_case / CamelCase / hyphenated / alphanumeric names, paths), quoted term and named entity of
 the source, and end on a finished sentence (not mid-sentence, not on a ":" whose list was cut);
 otherwise it is rejected and counted. A source that does not shrink to at most MAX_RATIO of its
-length is not a drill and is counted as skipped.
+length is not a drill and is counted as skipped. A docs passage that is already dense (most
+well-kept docs) becomes a reverse drill instead (conciseness_padded): the passage padded with
+wordiness these rules remove, answered by the passage itself, so the answer is the author's text.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.harvester.base import SKIP_DIRS, Context, Draft, approx_tokens, read_text
-from services.harvester.generators import ast_code, docs
+from services.harvester.generators import ast_code, conciseness_padded, docs
 
 NAME = "conciseness"
 MIN_SOURCE_TOKENS = 30
@@ -37,6 +39,8 @@ MAX_RATIO = 0.8
 MAX_LIST_ITEMS = 4
 PROMPT = "Rewrite this answer to be as concise as possible while keeping every fact that matters:\n\n"
 DOC_PROMPT = "Rewrite this passage of {path} as tersely as possible, keeping every number, name and identifier:\n\n"
+# a padded passage (conciseness_padded) is no longer the file's text: the prompt does not say it is
+PADDED_PROMPT = "Rewrite this as tersely as possible, keeping every number, name and identifier:\n\n"
 MAX_PY_BYTES = 1_000_000
 _RST_MARKUP = re.compile(r":[\w:+-]+:`|``|^\s*\.\. ", re.MULTILINE)
 
@@ -44,12 +48,14 @@ _FENCE = re.compile(r"```.*?```", re.DOTALL)
 _FILLER = re.compile(
     r"^(?:sure|certainly|of course|absolutely|great question|good question|okay|ok|alright)[!,.]*\s*"
     r"|\b(?:basically|essentially|actually|really|just|simply|very|quite|of course),?\s+"
-    r"|\b(?:I think|I believe|it seems that|it is worth noting that|note that|as you can see,?)\s*"
+    r"|\b(?:I think|I believe|it seems that|it is worth noting that|it should be pointed out that|note that|"
+    r"as a matter of fact,|as you can see,?)\s*"
     r"|^(?:let me|I'll|I will|here is|here's)\b[^.:\n]*[:.]\s*",
     re.IGNORECASE | re.MULTILINE,
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(])")
 _LIST = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+")
+_FIELD = re.compile(r"^\s*:[\w ]+:")
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*%?")
 _QUOTED = re.compile(r'"([^"\n]{1,80})"')  # a quoted word or phrase is the exact term the source used
@@ -65,7 +71,7 @@ _WORDY = tuple((re.compile(p, re.IGNORECASE), r) for p, r in (
     (r"\ba number of\b", "several"), (r"\bat the moment\b", "now"), (r"\bas well as\b", "and"),
     (r"\beach and every\b", "each"), (r"\bin the case of\b", "for"), (r"\bwith the help of\b", "with"),
     (r"\bfor the purpose of\b", "for"), (r"\bprior to\b", "before"), (r"\bwhether or not\b", "whether"),
-    (r"\bit is possible to\b", "you can"), (r"\bin addition to\b", "besides")))
+    (r"\bit is possible to\b", "you can"), (r"\bin addition to\b", "besides"), (r"\bin the event that\b", "if")))
 _OPENER = re.compile(r"^(?:for example|for instance|in practice|in other words|in short|in general|in addition|"
                      r"also|moreover|furthermore|of course|meanwhile),\s+", re.IGNORECASE)
 # Asides: removed only when the sentence keeps every fact without them (checked per removal).
@@ -78,10 +84,17 @@ _ASIDES = (
 )
 
 # A sentence that only pads: hedges, asides to the reader, praise of the obvious.
-_PADDING = re.compile(r"\b(?:really|quite|basically|essentially|as you can see|the gist|worth (?:noting|remembering|"
+_PADDING = re.compile(r"\b(?:as you can see|the gist|worth (?:noting|remembering|keeping in mind|"
                       r"mentioning)|needless to say|obviously|clearly|to be honest|at the end of the day|"
                       r"the whole thing|which is nice|hope this helps|let me know)\b", re.IGNORECASE)
+# Hedge words pad a sentence only when little else is in it: "Note that the trigger is basically
+# coalesced into one run" is a fact with a filler word (the filler goes, the sentence stays).
+_LEAD_FILLER = re.compile(r"^(?:note that|it is worth noting that|it should be pointed out that|as a matter of fact,|"
+                          r"basically,|essentially,)\s*", re.IGNORECASE)
+_HEDGE = re.compile(r"\b(?:really|quite|basically|essentially)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][a-z]{3,}")
+_EXAMPLE_ASIDE = re.compile(r"(?:like|such as|e\.g\.|i\.e\.|for (?:example|instance)|including|namely)\b",
+                            re.IGNORECASE)
 _STOP = frozenset("""this that these those there their them they then than what when where which while with
 without within from into onto over under also only just each every both either neither some such very more
 most much many other another same have has had having been being were will would could should does done
@@ -131,6 +144,17 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:] if word.isalpha() and word.islower() else text
 
 
+def _empty_aside(aside: str, rest: str) -> bool:
+    """An aside carries no fact when it names no example ("like systemd", "for example, ... pickle")
+    and adds at most one word the rest of the sentence lacks ("(which is cheap)"): ", which serializes
+    the object to a string then signs that" is the mechanism, not an aside, and stays."""
+    body = aside.strip(" ,()—-")
+    if _EXAMPLE_ASIDE.match(body):
+        return False
+    seen = {w.lower() for w in _WORD.findall(rest)}
+    return len({w.lower() for w in _WORD.findall(body)} - _STOP - seen) <= 1
+
+
 def tighten(sentence: str) -> str:
     """The sentence without wordy phrases, a linking opener and asides that carry no fact."""
     end = sentence[-1] if sentence[-1:] in ".!?" else ""
@@ -138,6 +162,8 @@ def tighten(sentence: str) -> str:
     for pattern, plain in _WORDY:
         cand = pattern.sub(plain, s)
         s = cand if _keeps(sentence, cand) else s
+    if sentence[:1].isupper():  # "In order to keep ..." -> "To keep ...", not "to keep ..."
+        s = _capitalised(s)
     for pattern in _ASIDES:
         changed = True
         while changed:
@@ -150,7 +176,7 @@ def tighten(sentence: str) -> str:
                 if not before or _GOVERNED.search(before) or not (before[-1].isalnum() or before[-1] in ")]`'\""):
                     continue  # "the hash of (a, b)", "name → (a, b)": the object, not an aside
                 cand = re.sub(r"\s+([,.;:!?])", r"\1", s[:m.start()] + s[m.end():]).strip()
-                if _keeps(sentence, cand):
+                if _keeps(sentence, cand) and _empty_aside(m.group(0), cand):
                     s, changed = cand, True
                     break
     if (m := _OPENER.match(s)) and _keeps(sentence, s[m.end():]):
@@ -162,10 +188,14 @@ def tighten(sentence: str) -> str:
 def droppable(sentence: str, said: str) -> bool:
     """A later sentence with no new fact that is padding or says again what `said` says. A sentence
     with no number or name can still carry the point ("... so nothing is lost"): it stays."""
-    if _PADDING.search(sentence):
-        return True
-    words = {w.lower() for w in _WORD.findall(sentence)} - _STOP
+    # "It is worth noting that the data is signed" is a fact behind an opener: the opener goes
+    # (_FILLER), the sentence is judged without it
+    unopened = _LEAD_FILLER.sub("", sentence)
+    # "I think", "really" say nothing: the words that count are the rest
+    words = {w.lower() for w in _WORD.findall(_FILLER.sub("", unopened))} - _STOP
     seen = {w.lower() for w in _WORD.findall(said)}
+    if _PADDING.search(unopened) or (_HEDGE.search(sentence) and len(words - seen) <= 2):
+        return True
     return not words or len(words - seen) <= len(words) / 3
 
 
@@ -212,6 +242,8 @@ def prose_units(text: str) -> list[str]:
         lines = [ln for ln in para.splitlines() if ln.strip()]
         if not lines or lines[0].startswith((" ", "\t", "|", "#")) or lines[0].lstrip().startswith(("```", "~~~")):
             continue
+        if _FIELD.match(lines[0]):
+            continue  # ":param x: ..." field lists are reference, not prose to rewrite
         items: list[list[str]] = []
         for ln in lines:
             if _LIST.match(ln) or not items:
@@ -227,7 +259,10 @@ def doc_sources(ctx: Context) -> Iterator[tuple[str, tuple[int, int], str]]:
     if root is None or not ctx.plan.docs:
         return
     only = docs.changed_docs(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
-    for path in docs.doc_files(root, ctx):
+    files = list(docs.doc_files(root, ctx))
+    # what this generator read, so an incremental harvest retires drills of changed or deleted docs
+    ctx.read_paths(NAME, root, only, {p.relative_to(root).as_posix() for p in files})
+    for path in files:
         rel = path.relative_to(root).as_posix()
         if (only is not None and rel not in only) or docs.SKIP_FILES.match(path.name):
             continue
@@ -258,7 +293,9 @@ def docstring_sources(ctx: Context) -> Iterator[tuple[str, tuple[int, int], str]
     if root is None or not ctx.plan.docs:
         return
     only = ast_code.changed_paths(root, ctx.plan.since_commit) if ctx.plan.since_commit else None
-    for path in python_files(root):
+    files = list(python_files(root))
+    ctx.read_paths(NAME, root, only, {p.relative_to(root).as_posix() for p in files})
+    for path in files:
         rel = path.relative_to(root).as_posix()
         if only is not None and rel not in only:
             continue
@@ -281,6 +318,28 @@ def docstring_sources(ctx: Context) -> Iterator[tuple[str, tuple[int, int], str]
 
 
 # ---------------------------------------------------------------------- the transform
+
+
+def doc_drill(unit: str, ctx: Context) -> tuple[str, str, bool] | None:
+    """(prompt text, terse answer, padded?) for a docs passage: its extractive drill when it is
+    wordy, else the reverse drill (conciseness_padded): the passage padded, answered by itself."""
+    short = terse(unit)
+    if short and approx_tokens(short) <= MAX_RATIO * approx_tokens(unit) and not missing_facts(unit, short) \
+            and ends_cleanly(short):
+        return unit, short, False
+    if not ends_cleanly(unit):
+        ctx.skips.add(NAME, "ends_mid_sentence")  # the author's own text is the answer: it must be finished
+        return None
+    padded = conciseness_padded.pad(unit)
+    if padded is None:
+        ctx.skips.add(NAME, "not_paddable")  # too long for the padding to make it clearly shorter
+        return None
+    if terse(padded) != unit:
+        # the drill must be exactly what the rules above undo: a passage they would also cut ("very",
+        # a "For example," opener) would teach the model to cut what the author wrote
+        ctx.skips.add(NAME, "padding_not_reversible")
+        return None
+    return padded, unit, True
 
 
 def drill(source: str, ctx: Context) -> str | None:
@@ -308,9 +367,11 @@ class Conciseness:
 
     def run(self, drafts: list[Draft], ctx: Context) -> Iterator[Draft]:
         for rel, lines, unit in [*doc_sources(ctx), *docstring_sources(ctx)]:
-            if _is_prose(unit) and (short := drill(unit, ctx)) is not None:
+            if _is_prose(unit) and (got := doc_drill(unit, ctx)) is not None:
+                text, short, padded = got
+                ask = PADDED_PROMPT if padded else DOC_PROMPT.format(path=rel)
                 yield Draft(generator=NAME, task="concise_rewrite", source=rel, path=rel, lines=lines,
-                            messages=(("user", DOC_PROMPT.format(path=rel) + unit), ("assistant", short)))
+                            messages=(("user", ask + text), ("assistant", short)))
         for d in drafts:
             # a think draft repeats its plain draft's answer; a docs section is drilled paragraph by
             # paragraph above, from the file

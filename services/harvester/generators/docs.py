@@ -42,6 +42,8 @@ BOILERPLATE_HEADINGS = re.compile(
 _AUTODOC = re.compile(r"^\s*\.\. (?:auto\w+|toctree|currentmodule|module|py:\w+)::", re.MULTILINE)
 # Markup a reader does not see: cleaned from the answer, never from code blocks.
 _RST_DIRECTIVE = re.compile(r"^\s*\.\. [\w:-]+::.*$|^\s*\.\. _[^:]+:.*$|^\s*\.\. \|[^|]+\|.*$|^\s*:[\w-]+:(?:\s.*)?$")
+# `:doc:` with no title names a page, not code: "the /signer" reads as the page's name, "signer"
+_RST_DOC_ROLE = re.compile(r":doc:`~?([^`<]+?)`")
 _RST_ROLE = re.compile(r":[\w:+-]+:`~?([^`<]+?)(?:\s*<[^>]+>)?`")
 _RST_LINK = re.compile(r"`([^`<]+?)\s*<[^>]+>`__?")
 _RST_REF = re.compile(r"`([^`]+)`_")
@@ -108,6 +110,7 @@ def clean(text: str, rst: bool = True) -> str:
         if (_RST_DIRECTIVE.match(line) if rst else _MD_REF_DEF.match(line)):
             continue
         if rst:  # RST's own syntax: in Markdown `|` starts table cells, not substitutions
+            line = _RST_DOC_ROLE.sub(lambda m: m.group(1).rstrip("/").rsplit("/", 1)[-1], line)
             line = _RST_ROLE.sub(r"`\1`", line)
             line = _RST_LINK.sub(r"\1", line)
             line = _RST_REF.sub(r"\1", line)
