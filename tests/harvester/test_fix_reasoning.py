@@ -72,3 +72,43 @@ def test_mapped_to_debugging_for_the_coder_and_reasoning_for_the_reasoner(small_
                 if e.generator == "fix_reasoning"]
         assert {e.category for e in mine} == {category}, specialist
         assert any(e.format == "think" and e.response.startswith("<think>\n1. The commit reports") for e in mine)
+
+
+TIMED = '''def unsign(value):
+    try:
+        ts = to_datetime(value)
+    except (ValueError, OSError) as exc:
+        raise BadTimeSignature("Malformed timestamp") from exc
+    return ts
+'''
+
+
+def test_a_fix_named_by_what_it_catches_is_explained_from_the_handler(repo_builder: RepoBuilder) -> None:
+    repo_builder.commit("Add unsign", {"pkg/timed.py": TIMED})
+    repo_builder.commit("handle OverflowError in unsign on 32-bit systems", {"pkg/timed.py": TIMED.replace(
+        "except (ValueError, OSError) as exc:", "except (ValueError, OSError, OverflowError) as exc:")})
+    # lint and typing "fixes" are not bugs, and "handle errors" with no handler or guard is not shown a fix
+    repo_builder.commit("fix mypy findings", {"pkg/timed.py": TIMED.replace("def unsign(value):",
+                                                                          "def unsign(value: str):")})
+    repo_builder.commit("handle errors better", {"pkg/timed.py": TIMED.replace("ts = to", "ts = 1 + to")})
+    found, skips = drafts(repo_builder)
+    plain = [d for d in found if d.format == "chat"]
+    assert [d.commit for d in plain] == [repo_builder.repo.commit("HEAD~2").hexsha]
+    answer = plain[0].answer
+    assert ("Why that fixes it: before, `OverflowError` raised in the `try` block in `unsign` was not caught by "
+            "`except (ValueError, OSError) as exc:`") in answer
+    assert "now catches it and raises `BadTimeSignature` instead" in answer  # the raise is in the diff's context
+    assert skips.counts["fix_reasoning:no_fix_shape"] == 1
+
+
+def test_a_new_guard_and_a_docstring_edit(repo_builder: RepoBuilder) -> None:
+    src = 'def first(items):\n    """The first item.\n\n    Never empty.\n    """\n    return items[0]\n'
+    repo_builder.commit("Add first", {"pkg/seq.py": src})
+    repo_builder.commit("Fix crash of first on an empty list", {"pkg/seq.py": src.replace(
+        "    Never empty.\n", "    None when empty.\n").replace(
+        "    return items[0]", "    if not items:\n        return None\n    return items[0]")})
+    found, _ = drafts(repo_builder)
+    answer = next(d for d in found if d.format == "chat").answer
+    assert "the new guard `if not items:` in `first` stops inputs where `not items` holds with `return None`" \
+        in answer
+    assert "Never empty" not in answer and "None when empty" not in answer  # docstring prose is not code

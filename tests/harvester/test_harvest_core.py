@@ -41,7 +41,9 @@ def charge(amount: int) -> dict:
 @pytest.fixture
 def leaky_sources(repo_builder: RepoBuilder, tmp_path: Path) -> tuple[Path, Path]:
     rb = repo_builder
-    rb.commit("Add billing client", {"billing.py": LEAKY.replace(SECRETS[3], "x")})
+    # the key block arrives with the change to `charge` (a new file alone gets no review), so the diffs show it
+    block = LEAKY[LEAKY.index('PRIVATE = """'):LEAKY.index("\n\n\ndef charge")]
+    rb.commit("Add billing client", {"billing.py": LEAKY.replace(SECRETS[3], "x").replace(block, "")})
     rb.commit(f"Fix charge: use the new Slack hook {SECRETS[2]}\n\nSigned-off-by: Ops <{SECRETS[8]}>",
               {"billing.py": LEAKY.replace("amount: int", "amount: int = 0") + f'\nOPENAI = "{SECRETS[3]}"\n'})
     sessions = tmp_path / "sessions.jsonl"

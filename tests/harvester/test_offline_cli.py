@@ -18,7 +18,8 @@ from .conftest import RepoBuilder
 
 def _three_commits(repo_builder: RepoBuilder) -> RepoBuilder:
     for i in range(3):
-        repo_builder.commit(f"fix: step {i} of the parser", {f"pkg/m{i}.py": f'"""Module {i}."""\n\nVALUE = {i}\n'})
+        # one module changed each time: a commit that only adds a file gets no review
+        repo_builder.commit(f"fix: step {i} of the parser", {"pkg/m.py": f'"""Module {i}."""\n\nVALUE = {i}\n'})
     return repo_builder
 
 

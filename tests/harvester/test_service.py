@@ -44,7 +44,9 @@ async def _request(bus: Bus, **fields) -> list:
 
 
 async def test_watermark_feedback_and_bad_request(bus: Bus, harvester, repo_builder) -> None:
-    repo_builder.commit("feat: add scale", {"pkg/scale.py": CODE})
+    repo_builder.commit("feat: add scale", {"pkg/scale.py": CODE.replace("v * factor", "v")})
+    # a new file alone gets no review (nothing a reviewer could miss): the change to it does
+    repo_builder.commit("feat: scale by the factor", {"pkg/scale.py": CODE})
     repo = str(repo_builder.root)
 
     first = await _request(bus, repo=repo)
@@ -52,7 +54,7 @@ async def test_watermark_feedback_and_bad_request(bus: Bus, harvester, repo_buil
     batches = [e for e in first if isinstance(e, ExamplesHarvested)]
     assert done.batch_count == len(batches) and done.example_count == sum(len(b.examples) for b in batches) > 0
     assert done.by_generator.get("git_diffs", 0) > 0
-    assert done.commit_classes == {"feature": 1}  # "feat: add scale"
+    assert done.commit_classes == {"feature": 2}  # "feat: add scale", "feat: scale by the factor"
 
     # Nothing new since the watermark: no diffs are mined again.
     second = next(e for e in await _request(bus, repo=repo) if isinstance(e, HarvestCompleted))

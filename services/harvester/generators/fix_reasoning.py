@@ -1,7 +1,10 @@
 """Bugfix commits → "what was failing, and why does this change fix it?", reasoned from the diff.
 
 Only small, focused fixes qualify (a bugfix message, Python code changed, a few hunks): there the
-diff itself says what behaviour changed. The worked reasoning walks the evidence in order: what
+diff itself says what behaviour changed. A commit named for the error it handles ("handle
+OverflowError ...") qualifies only when the diff has the shape of a fix (`shapes`: a handler that
+catches more, a new try/except, a changed condition, a new guard, a different exception); lint and
+typing "fixes" never do. Docstring lines are prose, not code changes. The worked reasoning walks the evidence in order: what
 the message reports, where the change is (the enclosing function git names), the exact fragment
 each changed line lost and gained (a token-level diff of the old and new line), and what a test
 added with the fix asserts. The answer then names the failure and the mechanism of the fix from
@@ -33,7 +36,14 @@ MAX_SUBJECT = 100
 _BUGFIX = re.compile(r"^(?:fix|bugfix|hotfix)(?:\(.*?\))?!?:|\b(?:fix(?:es|ed)?|bug|crash(?:es|ed)?|regression|"
                      r"broken|off-by-one|race|leak|wrong|incorrect)\b", re.IGNORECASE)
 _NOT_A_FIX = re.compile(r"\b(?:typo|docs?|readme|format(?:ting)?|lint|whitespace|bump|version|release|"
-                        r"changelog|ci)\b", re.IGNORECASE)
+                        r"changelog|ci|mypy|flake8|pyright|pylint|ruff|typing|links?|url)\b", re.IGNORECASE)
+# "handle OverflowError ...", "catching year overflow ValueError": a fix named by what it catches;
+# it counts only when the diff has the shape of a fix (see `shapes`).
+_HANDLES = re.compile(r"\b(?:handl\w*|catch\w*|guard\w*|avoid\w*|prevent\w*)\b.*\b(?:\w+Error|\w*Exception|"
+                      r"errors?|overflow)\b|\b\w+Error\b.*\b(?:handl\w*|caught|catch\w*)\b", re.IGNORECASE)
+_EXCEPT = re.compile(r"^except\s*\(?\s*([\w., ]*?)\s*\)?\s*(?:as\s+\w+)?\s*:")
+_COND = re.compile(r"^(?:if|elif|while)\s+(.+?):\s*$")
+_RAISE = re.compile(r"^raise\s+([\w.]+)")
 _TRAILER = re.compile(r"^(?:Signed-off-by|Co-authored-by|Reviewed-by|Change-Id):.*$", re.IGNORECASE | re.MULTILINE)
 _PR_REF = re.compile(r"\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)\)|\s+#\d+\b")
 _BOT = re.compile(r"\[bot\]|dependabot|renovate|pre-commit-ci|github-actions", re.IGNORECASE)
@@ -64,7 +74,64 @@ def message_of(c: Commit) -> tuple[str, str]:
 
 def is_bugfix(c: Commit) -> bool:
     subject, _ = message_of(c)
-    return bool(_BUGFIX.search(subject)) and not _NOT_A_FIX.search(subject)
+    return bool(_BUGFIX.search(subject) or _HANDLES.search(subject)) and not _NOT_A_FIX.search(subject)
+
+
+def _caught(line: str) -> set[str]:
+    m = _EXCEPT.match(line)
+    return {t.strip().rsplit(".", 1)[-1] for t in m.group(1).split(",") if t.strip()} if m else set()
+
+
+def _reraised(h: Hunk, after: str) -> str | None:
+    """The exception a handler turns what it caught into: the first `raise X` in the lines after it."""
+    lines = [ln[1:].strip() for ln in h.lines if ln[:1] in (" ", "+")]
+    if after not in lines:
+        return None
+    for ln in lines[lines.index(after) + 1:lines.index(after) + 6]:
+        if m := _RAISE.match(ln):
+            return m.group(1)
+    return None
+
+
+def shapes(h: Hunk, where: str) -> list[str]:
+    """What makes a hunk a fix, said from its lines only: a handler that catches more, a new
+    try/except, a changed condition, a new guard, a different exception raised."""
+    out: list[str] = []
+    pairs, _gone, added, _ = pairs_of(h, "")
+    at = f" in {where}" if where else ""
+    for p in pairs:
+        old_c, new_c = _caught(p.old), _caught(p.new)
+        if new_c - old_c and old_c:
+            more = ", ".join(f"`{t}`" for t in sorted(new_c - old_c))
+            into = _reraised(h, p.new)
+            out.append(f"before, {more} raised in the `try` block{at} was not caught by `{p.old}` and escaped "
+                       f"the handler; `{p.new}` now catches it" + (f" and raises `{into}` instead" if into else ""))
+        elif (a := _COND.match(p.old)) and (b := _COND.match(p.new)) and a.group(1) != b.group(1):
+            lost, gained = fragment(a.group(1), b.group(1))
+            if not lost and gained.startswith(("or ", "and ")):
+                verb = "now also holds when" if gained.startswith("or ") else "now also requires"
+                out.append(f"the condition{at} {verb} `{gained.split(' ', 1)[1]}`, so that case takes the "
+                           "other path than before")
+            else:
+                out.append(f"the condition{at} changed from `{a.group(1)}` to `{b.group(1)}`, so inputs on which "
+                           "the two differ now take the other path")
+        elif (a := _RAISE.match(p.old)) and (b := _RAISE.match(p.new)) and a.group(1) != b.group(1):
+            out.append(f"the code{at} now raises `{b.group(1)}` where it raised `{a.group(1)}`, so a caller "
+                       f"catching `{b.group(1)}` now handles this case")
+    if "try:" in added:
+        new_c = set().union(*(_caught(a) for a in added))
+        handler = next((a for a in added if _caught(a)), None)
+        if new_c and handler:
+            into = _reraised(h, handler)
+            caught = ", ".join(f"`{t}`" for t in sorted(new_c))
+            out.append(f"before, {caught} raised by the code now inside the new `try` block{at} propagated "
+                       f"unhandled; now it is caught" + (f" and raised as `{into}` instead" if into else ""))
+    for i, a in enumerate(added):
+        m = _COND.match(a)
+        if m and a.startswith("if ") and i + 1 < len(added) and added[i + 1].startswith(("raise", "return")):
+            out.append(f"the new guard `{a}`{at} stops inputs where `{m.group(1)}` holds with `{added[i + 1]}` "
+                       "before they reach the code below it")
+    return out
 
 
 def fragment(old: str, new: str) -> tuple[str, str]:
@@ -87,6 +154,25 @@ def _span(text: str, toks: list[str], i: int, j: int) -> str:
         starts.append(pos)
         pos += len(t)
     return text[starts[i]:starts[j - 1] + len(toks[j - 1])].strip()
+
+
+_TQ = ('"' * 3, "'" * 3)
+_OPENS_STRING = re.compile(r"[=(,]\s*[rbuf]?(?:\"{3}|'{3})")
+
+
+def _starts_in_docstring(lines: list[str]) -> bool:
+    """Whether a hunk begins inside a triple-quoted string: its first line with an odd number of
+    triple quotes closes one (text then quotes, or lone quotes not right after a `def`/`class` line)."""
+    prev = ""
+    for ln in lines:
+        text = ln.strip()
+        if sum(text.count(q) for q in _TQ) % 2:
+            if text in _TQ:
+                return not prev.endswith(":")
+            return not text.lstrip("rbuf").startswith(_TQ) and not _OPENS_STRING.search(text)
+        if text:
+            prev = text
+    return False
 
 
 def pairs_of(h: Hunk, path: str) -> tuple[list[Pair], list[str], list[str], list[str]]:
@@ -121,13 +207,22 @@ def pairs_of(h: Hunk, path: str) -> tuple[list[Pair], list[str], list[str], list
         minus.clear()
         plus.clear()
 
+    start = _starts_in_docstring([ln[1:] for ln in h.lines])
+    doc = {"-": start, "+": start}  # inside a docstring on the old / new side: prose, not code
     for ln in h.lines:
+        quotes = ln.count('"""') + ln.count("'''")
+        sides = "-+" if ln[:1] == " " else ln[:1]
+        in_doc = any(doc[s] for s in sides) or quotes > 0
+        for s in sides:
+            doc[s] ^= quotes % 2 == 1
         if ln.startswith("-"):
             if plus:
                 flush()
-            minus.append(ln[1:].strip())
+            if not in_doc:
+                minus.append(ln[1:].strip())
         elif ln.startswith("+"):
-            plus.append(ln[1:].strip())
+            if not in_doc:
+                plus.append(ln[1:].strip())
         else:
             flush()
     flush()
@@ -141,8 +236,17 @@ def code_files(c: Commit) -> tuple[list[FileDiff], list[FileDiff]]:
 
 
 def _where(h: Hunk) -> str:
+    """The function the change is in, as the diff shows it: the last `def`/`class` line above the
+    first changed line inside the hunk, else the one git names in the hunk header."""
+    above = []
+    for ln in h.lines:
+        if ln[:1] in "+-":
+            break
+        above.append(ln[1:])
+    found = [m.group(1) for a in above if (m := re.match(r"\s*(?:async\s+)?(?:def|class)\s+(\w+)", a))]
     m = re.search(r"\b(?:def|class)\s+(\w+)", h.header)
-    return f"`{m.group(1)}`" if m else ""
+    name = found[-1] if found else m.group(1) if m else ""
+    return f"`{name}`" if name else ""
 
 
 def reasoning(c: Commit, src: list[FileDiff], tests: list[FileDiff]) -> tuple[list[str], str] | None:
@@ -150,12 +254,14 @@ def reasoning(c: Commit, src: list[FileDiff], tests: list[FileDiff]) -> tuple[li
     subject, body = message_of(c)
     steps = [f"The commit reports: \"{subject}\"" + (f", and explains: \"{_clip(body, 300)}\"" if body else "") + "."]
     mechanisms: list[str] = []
+    fixes: list[str] = []
     notes: list[str] = []
     names: set[str] = set()
     for f in src:
         for h in f.hunks:
             pairs, gone, added, comments = pairs_of(h, f.path)
             where = f" in {_where(h)}" if _where(h) else ""
+            fixes += shapes(h, _where(h))
             names.update(re.findall(r"\b(?:def|class)\s+(\w+)", h.header))
             for p in pairs[:MAX_PAIRS]:
                 lost, gained = fragment(p.old, p.new)
@@ -180,6 +286,9 @@ def reasoning(c: Commit, src: list[FileDiff], tests: list[FileDiff]) -> tuple[li
             notes.extend(comments)
     if not mechanisms:
         return None
+    subject_only_handles = not _BUGFIX.search(subject)
+    if subject_only_handles and not fixes:
+        return None  # "handle X" with no handler, guard or condition in the diff: not shown to be a fix
     if notes:
         steps.append("The comment added with the change says: \"" + " ".join(notes)[:300] + "\".")
     # a test of the changed code (it names a function or identifier the fix touched), not any assert
@@ -189,7 +298,12 @@ def reasoning(c: Commit, src: list[FileDiff], tests: list[FileDiff]) -> tuple[li
         steps.append(f"The test added with the fix checks `{asserts[0]}`: the behaviour that failed before.")
     answer = [f"The reported failure: {_failure(subject)}."]
     answer.append("What the change does: " + "; ".join(mechanisms[:3]) + ".")
-    if body or notes:
+    if fixes:
+        steps.append("So: " + "; ".join(fixes[:3]) + ".")
+        answer.append("Why that fixes it: " + "; ".join(fixes[:3]) + ".")
+        if body or notes:
+            answer.append("The author adds: " + _clip(body or " ".join(notes), 300).rstrip(".") + ".")
+    elif body or notes:
         answer.append("Why that fixes it: " + _clip(body or " ".join(notes), 300).rstrip(".") + ".")
     else:
         answer.append("Why that fixes it: these are the only code changes in a commit that names the failure, "
@@ -200,6 +314,8 @@ def reasoning(c: Commit, src: list[FileDiff], tests: list[FileDiff]) -> tuple[li
 
 
 def _failure(subject: str) -> str:
+    if not _BUGFIX.search(subject):  # "handle OverflowError ...": the failure is what went unhandled
+        return f"an exception the code did not handle (the message: \"{subject}\")"
     s = re.sub(r"^(?:fix|bugfix|hotfix)(?:\(.*?\))?!?:\s*", "", subject, flags=re.IGNORECASE)
     s = re.sub(r"^(?:fix(?:es|ed)?)\s+", "", s, flags=re.IGNORECASE)
     return s.rstrip(".") or subject
@@ -237,7 +353,7 @@ def commit_drafts(c: Commit, ctx: Context) -> Iterator[Draft]:
         return
     worked = reasoning(c, src, tests)
     if worked is None:
-        ctx.skips.add(NAME, "no_line_change")
+        ctx.skips.add(NAME, "no_line_change" if _BUGFIX.search(message_of(c)[0]) else "no_fix_shape")
         return
     steps, answer = worked
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))

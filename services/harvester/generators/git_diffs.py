@@ -6,12 +6,18 @@ bugfix diff becomes debugging practice for the coder and a test commit test gene
 
 A commit teaches once: one review per commit (or per coherent group of files when the diff is too
 large for one prompt), written from the diff by git_diffs_review, with the message quoted as the
-stated reason. Bot commits and commits that only move pins (lock, requirements, CI versions) teach
-stating versions the model cannot see, so they are skipped and counted.
+stated reason and the findings of git_diffs_findings (checked against the tree at the commit). Bot
+commits and commits that only move pins (lock, requirements, CI versions) teach stating versions the
+model cannot see, so they are skipped and counted. A commit trivial to review (a version bump, a
+changelog entry, a link, whitespace, comments, annotations or docstrings only) or one with no
+concrete finding gets no review; an edit is drafted only when every literal it adds (number, URL,
+string, issue ref, identifier) is in its prompt, so the answer never invents one. Each skip counted.
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -19,7 +25,9 @@ from pathlib import Path, PurePosixPath
 import git
 
 from services.harvester.base import Context, Draft, in_skipped_dir
-from services.harvester.generators.git_diffs_review import analyse, is_test_path, review_answer
+from services.harvester.generators.git_diffs_code import trivial_kind
+from services.harvester.generators.git_diffs_findings import Tree, findings, is_changelog, is_test_path
+from services.harvester.generators.git_diffs_review import analyse, review_answer
 from services.harvester.gitlog import Commit, FileDiff, read_commits
 
 NAME = "git_diffs"
@@ -37,7 +45,8 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", ".min.js", ".min.css", ".map", 
 LANG = {".py": "python", ".md": "markdown", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
         ".json": "json", ".js": "javascript", ".ts": "typescript", ".sh": "bash", ".rs": "rust",
         ".go": "go", ".sql": "sql", ".cfg": "ini", ".ini": "ini", ".txt": "text"}
-_TRAILER = re.compile(r"^(?:Signed-off-by|Co-authored-by|Reviewed-by|Change-Id):.*$", re.IGNORECASE | re.MULTILINE)
+_TRAILER = re.compile(r"^(?:(?:Signed-off-by|Co-authored-by|Reviewed-by|Change-Id):.*|Committed via \S+)$",
+                      re.IGNORECASE | re.MULTILINE)
 # PR / issue references a forge appends ("(#123)", "Closes #45"): facts the diff cannot show.
 _PR_REF = re.compile(r"\s*\((?:#|GH-)\d+\)|^(?:(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|refs?|see)\s+#\d+\.?\s*)+$",
                      re.IGNORECASE | re.MULTILINE)
@@ -50,6 +59,19 @@ _PIN_FILE = re.compile(r"(?:^|/)(?:requirements[^/]*\.(?:txt|in)|constraints[^/]
                        r"renovate\.json5?|\.gitlab-ci\.yml|tox\.ini|noxfile\.py|\.readthedocs\.ya?ml)$")
 _RELEASE = re.compile(r"^(?:release|bump|chore\(release\))\b|\b(?:bump(?:ed)? (?:the )?version|version bump|"
                       r"release v?\d|prepare (?:for )?release|v?\d+\.\d+(?:\.\d+)?(?:rc\d+)?$)", re.IGNORECASE)
+
+# Trivial for review, least to most code-like: a commit is named by the most code-like kind it has.
+TRIVIAL_KINDS = ("version_bump", "changelog_only", "docs_links_only", "whitespace_only", "comment_only",
+                 "annotation_only", "docstring_only")
+NO_EDIT_KINDS = TRIVIAL_KINDS[:4]
+CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".tsx", ".jsx", ".rs", ".go", ".sh", ".sql", ".c", ".h", ".cc", ".cpp",
+                 ".java", ".rb"}  # their edits restate the instruction (a version) or change nothing
+_VERSION_LINE = re.compile(r"""^\s*(?:__version__|version|release)\s*[:=]\s*["']?v?\d[\w.+-]*["']?,?\s*$""",
+                           re.IGNORECASE)
+_LINK = re.compile(r"https?://[^\s)>`\]]+|<[^<>\s]*>|\]\([^)]*\)")
+# What an edit may add only if the prompt shows it: URLs, :issue: refs, #N, quoted strings, numbers, names.
+_LITERAL = re.compile(r"""https?://[^\s)>"'`\]]+|:\w+:`[^`]+`|#\d+\b|"[^"\n]*"|'[^'\n]*'|\b\d[\w.]*|[A-Za-z_]\w*""")
+_KNOWN = set(dir(builtins)) | set(keyword.kwlist) | {"self", "cls"}
 
 _CLASS_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bugfix", re.compile(r"^(?:fix|bugfix|hotfix)(?:\(.*?\))?!?:|\b(?:fix(?:es|ed)?|bug|crash|regression|"
@@ -154,6 +176,47 @@ def review_groups(files: list[FileDiff]) -> list[list[FileDiff]]:
     return groups
 
 
+def file_trivial_kind(f: FileDiff, tree: Tree) -> str | None:
+    """Why this file's change says nothing to review, or None."""
+    if is_changelog(f.path):
+        return "changelog_only"
+    minus = [ln[1:] for h in f.hunks for ln in h.lines if ln.startswith("-")]
+    plus = [ln[1:] for h in f.hunks for ln in h.lines if ln.startswith("+")]
+    if any(_VERSION_LINE.match(ln) for ln in minus + plus) and \
+            all(_VERSION_LINE.match(ln) or not ln.strip() for ln in minus + plus):
+        return "version_bump"
+    if "".join("".join(minus).split()) == "".join("".join(plus).split()):
+        return "whitespace_only"
+    if is_doc_path(f.path) and [_LINK.sub("", ln) for ln in minus] == [_LINK.sub("", ln) for ln in plus]:
+        return "docs_links_only"
+    if f.path.endswith(".py") and f.status == "modified":
+        old, new = tree.read(f.path, parent=True), tree.read(f.path)
+        if old is not None and new is not None:
+            return trivial_kind(old, new)
+    return None
+
+
+def commit_trivial_kind(kind: str, files: list[FileDiff], tree: Tree) -> str | None:
+    if kind == "release":
+        return "version_bump"
+    kinds = [file_trivial_kind(f, tree) for f in files]
+    if not kinds or None in kinds:
+        return None
+    return max(kinds, key=TRIVIAL_KINDS.index)
+
+
+def unsupported_literals(added: list[str], prompt: str) -> list[str]:
+    """The literals the added lines bring that the prompt does not show (so an answer would invent them)."""
+    words = set(re.findall(r"\w+", prompt))
+    out = []
+    for ln in added:
+        for tok in _LITERAL.findall(ln):
+            ident = tok[0].isalpha() or tok[0] == "_"
+            if (ident and tok not in words and tok not in _KNOWN) or (not ident and tok not in prompt):
+                out.append(tok)
+    return out
+
+
 def lang(path: str) -> str:
     return LANG.get(PurePosixPath(path).suffix.lower(), "")
 
@@ -171,7 +234,7 @@ def _range(repo: git.Repo, plan_since: str | None, ctx: Context) -> str:
     return f"{since}..HEAD"
 
 
-def commit_drafts(c: Commit, ctx: Context) -> Iterator[Draft]:
+def commit_drafts(c: Commit, ctx: Context, repo: git.Repo) -> Iterator[Draft]:
     if reason := commit_skip_reason(c):
         ctx.skips.add(NAME, reason)
         return
@@ -199,6 +262,17 @@ def commit_drafts(c: Commit, ctx: Context) -> Iterator[Draft]:
                               ("assistant", message)),
                     **base)
 
+    tree = Tree(repo, c.sha)
+    trivial = commit_trivial_kind(kind, kept, tree)
+    yield from _reviews(c, ctx, kept, tree, message, base, trivial)
+    yield from _edits(c, ctx, kept, message, base, trivial)
+
+
+def _reviews(c: Commit, ctx: Context, kept: list[FileDiff], tree: Tree, message: str, base: dict,
+             trivial: str | None) -> Iterator[Draft]:
+    if trivial:
+        ctx.skips.add(NAME, f"review_{trivial}")
+        return
     groups = review_groups(kept)
     if len(groups) > MAX_REVIEW_GROUPS:
         ctx.skips.add(NAME, "review_group_cap", len(groups) - MAX_REVIEW_GROUPS)
@@ -209,31 +283,58 @@ def commit_drafts(c: Commit, ctx: Context) -> Iterator[Draft]:
         where = ", ".join(f"`{a}`" for a in dict.fromkeys(_area(f.path) for f in group))
         part = f" (part {i + 1} of {len(groups)}: the files under {where})" if len(groups) > 1 else ""
         diff = "\n".join(f.patch for f in group)
-        answer = review_answer([analyse(f) for f in group], message, kind, part=len(groups) > 1)
+        tree.cited = []
+        found, changed = findings(group, tree)
+        if not found:  # generic prose teaches nothing: a review needs a fact a reviewer would miss
+            ctx.skips.add(NAME, "review_no_finding")
+            continue
+        answer = review_answer([analyse(f) for f in group], found, message, changed, part=len(groups) > 1)
+        # a reviewer has the repository: the lines the findings cite are shown (the answer invents none)
+        cited = sorted(tree.cited, key=lambda r: (r.path, r.line))
+        lines = "".join(f"\n{r.path}:{r.line}: {r.text.strip()}" for r in cited)
+        context = f"\n\nLines in the repository at this commit that use names this diff touches:{lines}" \
+            if lines else ""
         yield Draft(task="diff_review", source=f"commit:{c.sha}", path=group[0].path if len(group) == 1 else None,
                     messages=(("user", f"Review this commit{part}: what does it change, why, and what should a "
-                                       f"reviewer check?\n\nThe author's message:\n{quoted}\n\n```diff\n{diff}\n```"),
+                                       f"reviewer check?\n\nThe author's message:\n{quoted}\n\n```diff\n{diff}\n```"
+                                       f"{context}"),
                               ("assistant", answer)),
                     **base)
 
+
+def _edits(c: Commit, ctx: Context, kept: list[FileDiff], message: str, base: dict,
+           trivial: str | None) -> Iterator[Draft]:
+    if trivial in NO_EDIT_KINDS:
+        ctx.skips.add(NAME, f"edit_{trivial}")
+        return
     subject = message.splitlines()[0] if message else c.subject
     hunks = 0
     for f in kept:
         for h in f.hunks:
             if f.status == "added" or not h.before.strip():
                 continue  # nothing to edit from: new files teach writing, not editing
+            if is_doc_path(f.path) or is_changelog(f.path):
+                ctx.skips.add(NAME, "edit_docs")  # new prose cannot be derived from a one-line instruction
+                continue
+            if PurePosixPath(f.path).suffix.lower() not in CODE_SUFFIXES:
+                # CI, packaging and tool config: which step or key a message means is a guess
+                ctx.skips.add(NAME, "edit_config")
+                continue
             if hunks >= MAX_HUNKS_PER_COMMIT:
                 ctx.skips.add(NAME, "hunk_cap")
                 continue
             if len(h.lines) > MAX_HUNK_LINES:
                 ctx.skips.add(NAME, "hunk_too_large")
                 continue
-            hunks += 1
             fence = lang(f.path)
             where = f" near `{h.header}`" if h.header else ""
+            prompt = f"Apply this change to `{f.path}`{where}: {subject}\n\n```{fence}\n{h.before}\n```"
+            if unsupported_literals([ln[1:] for ln in h.lines if ln.startswith("+")], prompt):
+                ctx.skips.add(NAME, "edit_unsupported_literal")
+                continue
+            hunks += 1
             yield Draft(task="diff_edit", source=f"commit:{c.sha}", path=f.path, lines=h.new_span,
-                        messages=(("user", f"Apply this change to `{f.path}`{where}: {subject}\n\n"
-                                           f"```{fence}\n{h.before}\n```"),
+                        messages=(("user", prompt),
                                   ("assistant", f"```{fence}\n{h.after}\n```")),
                         **base)
 
@@ -255,4 +356,4 @@ class GitDiffs:
             if len(c.parents) > 1:
                 ctx.skips.add(NAME, "merge_commit")
                 continue
-            yield from commit_drafts(c, ctx)
+            yield from commit_drafts(c, ctx, repo)

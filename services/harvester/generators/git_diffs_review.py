@@ -1,8 +1,9 @@
-"""A commit's diff → what a reviewer would say: what changed, why (the message as evidence), the risk.
+"""A commit's diff → what a reviewer would say: what changed, why (the message as evidence), and
+the findings a reviewer needs (git_diffs_findings: checked against the tree at the commit).
 
-Everything in the answer is read off the diff itself (symbols in hunk headers and changed `def` /
-`class` / `raise` / import / constant lines), so the answer never states a fact the prompt does
-not show; the author's message is quoted as the stated reason, never used as the answer.
+"What changed" is read off the diff (changed `def` / `class` / `raise` / import / constant lines)
+and the syntax trees (which functions' code really changed); the author's message is quoted as the
+stated reason, never used as the answer. No generic risk lines: without a finding there is no review.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from services.harvester.generators.git_diffs_findings import FileFacts, is_changelog, is_test_path
 from services.harvester.gitlog import FileDiff
 
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)\s*\((.*)$")
@@ -20,12 +22,8 @@ _RAISE = re.compile(r"^\s*raise\s+([A-Z]\w*)")
 _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ]+)|import\s+([\w.]+))")
 _CONST = re.compile(r"^([A-Z][A-Z0-9_]{2,})\s*(?::[^=]+)?=\s*(.+?)\s*$")
 _KEY = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*[:=]\s*(\S.*?)\s*$")
+MAX_FINDINGS = 5
 _TEST_FN = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)")
-
-
-def is_test_path(path: str) -> bool:
-    p = PurePosixPath(path)
-    return "tests" in p.parts or "test" in p.parts or p.name.startswith("test_") or p.stem.endswith("_test")
 
 
 @dataclass
@@ -46,7 +44,6 @@ class FileChange:
     constants: list[tuple[str, str, str]] = field(default_factory=list)  # name, old, new
     keys: list[tuple[str, str, str]] = field(default_factory=list)  # config key, old, new
     new_tests: list[str] = field(default_factory=list)
-    edits: list[tuple[str, str]] = field(default_factory=list)  # small in-line replacements: old → new
 
     @property
     def is_test(self) -> bool:
@@ -90,48 +87,9 @@ def analyse(f: FileDiff) -> FileChange:
         ch.new_imports = sorted(imp_new - imp_old)
         ch.constants = _pairs(_CONST, minus, plus)
         ch.new_tests = _uniq([m.group(1) for ln in plus if (m := _TEST_FN.match(ln))])
-    if f.status == "modified":
-        ch.edits = _line_edits(f)
-    elif PurePosixPath(f.path).suffix in (".toml", ".yaml", ".yml", ".cfg", ".ini", ".json"):
+    if PurePosixPath(f.path).suffix in (".toml", ".yaml", ".yml", ".cfg", ".ini", ".json"):
         ch.keys = _pairs(_KEY, minus, plus)
     return ch
-
-
-def _token_edge(text: str, i: int, back: bool) -> int:
-    """Move `i` to the nearest token boundary so an edit is shown as whole identifiers."""
-    step = -1 if back else 1
-    while 0 < i < len(text) and (text[i - 1].isalnum() or text[i - 1] in "_.") and \
-            (text[i].isalnum() or text[i] in "_."):
-        i += step
-    return i
-
-
-def _edit(old: str, new: str) -> tuple[str, str] | None:
-    """The differing middle of two versions of one line (common prefix and suffix cut)."""
-    old, new = old.strip(), new.strip()
-    p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]:
-        p += 1
-    q = 0
-    while q < min(len(old), len(new)) - p and old[-1 - q] == new[-1 - q]:
-        q += 1
-    p = min(_token_edge(old, p, True), _token_edge(new, p, True))
-    a, b = old[p:len(old) - q].strip(), new[p:len(new) - q].strip()
-    if not a and not b or len(a) > 60 or len(b) > 60:
-        return None
-    return a, b
-
-
-def _line_edits(f: FileDiff) -> list[tuple[str, str]]:
-    """Replacements where a hunk swaps up to 3 lines for as many: the concrete change, shown small."""
-    out: list[tuple[str, str]] = []
-    for h in f.hunks:
-        minus = [ln[1:] for ln in h.lines if ln.startswith("-")]
-        plus = [ln[1:] for ln in h.lines if ln.startswith("+")]
-        if 0 < len(minus) == len(plus) <= 3:
-            out.extend(e for a, b in zip(minus, plus, strict=True)
-                       if (e := _edit(a, b)) and e[0] and e[1] and "`" not in e[0] + e[1])
-    return out[:3]
 
 
 def _import_name(m: re.Match[str]) -> str:
@@ -155,23 +113,28 @@ def _short(value: str, n: int = 40) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
-def describe(ch: FileChange) -> str:
-    """One line: the file, its size of change, and what it does to which symbols."""
+def describe(ch: FileChange, facts: FileFacts | None = None) -> str:
+    """One line: the file, its size of change, and what it does to which symbols (per the syntax
+    trees when the file parses, else per the diff's `def` lines and hunk headers)."""
     verb = "new file" if ch.status == "added" else f"+{ch.added}/-{ch.removed}"
     parts: list[str] = []
     if ch.new_tests:
         parts.append(f"adds test(s) {_names(ch.new_tests)}")
-    defs = [d for d in ch.new_defs if d not in ch.new_tests]
+    if facts is not None and facts.trivial:
+        parts.append(f"only {facts.trivial.replace('_only', '').replace('_', ' ')}s change")
+    added = facts.added if facts else ch.new_defs
+    defs = [d for d in added if d.rsplit(".", 1)[-1] not in ch.new_tests]
     if defs:
         parts.append(f"adds {_names(defs)}")
-    if ch.removed_defs:
-        parts.append(f"removes {_names(ch.removed_defs)}")
-    if ch.signature_changed:
-        parts.append(f"changes the signature of {_names(ch.signature_changed)}")
-    if ch.touched:
-        parts.append(f"changes the body of {_names(ch.touched)}")
-    for old, new in ch.edits:
-        parts.append(f"`{_short(old, 60)}` becomes `{_short(new, 60)}`")
+    removed = facts.removed if facts else ch.removed_defs
+    if removed:
+        parts.append(f"removes {_names(removed)}")
+    signature = facts.signature if facts else ch.signature_changed
+    if signature:
+        parts.append(f"changes the parameters of {_names(signature)}")
+    body = facts.code if facts else ch.touched
+    if body:
+        parts.append(f"changes the code of {_names(body)}")
     for name, old, new in ch.constants:
         parts.append(f"sets `{name}` from `{_short(old)}` to `{_short(new)}`")
     for key, old, new in ch.keys:
@@ -186,66 +149,24 @@ def describe(ch: FileChange) -> str:
         what = "; ".join(parts)
     elif ch.status == "added":
         what = "adds an empty file" if not ch.added else "adds the file"
+    elif is_changelog(ch.path):
+        what = "adds to the changelog" if not ch.removed else "edits the changelog"
+    elif not ch.is_python:
+        what = "edits the text"
     else:
-        what = "edits lines outside any function the diff names"
+        what = "changes module-level code"
     return f"- `{ch.path}` ({verb}): {what}."
 
 
-def risks(changes: list[FileChange], kind: str) -> list[str]:
-    """What a reviewer would check, from what the diff does (most specific first, at most three)."""
-    out: list[str] = []
-    code = [c for c in changes if c.is_python and not c.is_test]
-    tests = [c for c in changes if c.is_test]
-    for c in code:
-        if c.signature_changed:
-            out.append(f"every caller of {_names(c.signature_changed, 3)} must match the new signature; "
-                       "search for call sites outside this diff")
-        if c.removed_defs:
-            out.append(f"{_names(c.removed_defs, 3)} disappear from `{c.path}`; anything still importing or "
-                       "calling them breaks at run time")
-        if c.new_raises:
-            out.append(f"callers of `{c.path}` can now get {_names(c.new_raises, 3)}; check they handle it "
-                       "or that it is meant to propagate")
-        if c.dropped_raises:
-            out.append(f"{_names(c.dropped_raises, 3)} is no longer raised in `{c.path}`; code or tests that "
-                       "expected it change behaviour")
-        if c.constants:
-            out.append(f"changed value(s) {_names([n for n, _, _ in c.constants], 3)} apply to every user of "
-                       "them; check the new value against the places that rely on the old one")
-    for c in changes:
-        if c.keys:
-            out.append(f"configuration in `{c.path}` changes ({_names([k for k, _, _ in c.keys], 3)}); check "
-                       "what reads those keys and any environment that overrides them")
-    if code and not tests:
-        touched = [s for c in code for s in (c.touched + c.new_defs)][:3]
-        target = f" {_names(touched, 3)}" if touched else " this change"
-        if kind == "bugfix":
-            out.append(f"no test in this commit reproduces the failure; ask for one that fails without the "
-                       f"change to{target}")
-        else:
-            out.append(f"no test in this commit exercises{target}; check existing tests cover the new behaviour")
-    if tests and not code:
-        out.append("only tests change: check each new assertion would fail if the behaviour it names broke, "
-                   "not just that it passes")
-    if not out:
-        deleted = sum(c.removed for c in changes)
-        if deleted > sum(c.added for c in changes):
-            out.append("more lines are removed than added; check nothing outside the diff still relies on "
-                       "the removed text")
-        else:
-            out.append("check the change reads correctly in context: the diff shows only three lines around "
-                       "each edit")
-    return out[:3]
-
-
-def review_answer(changes: list[FileChange], message: str, kind: str, part: bool = False) -> str:
-    """What changed, why (quoting the message as the author's claim), and the risk to check."""
+def review_answer(changes: list[FileChange], findings: list[str], message: str,
+                  changed: dict[str, FileFacts] | None = None, part: bool = False) -> str:
+    """What changed, why (quoting the message as the author's claim), and what to check."""
     files = len(changes)
     head = (f"{'This part of the commit' if part else 'This commit'} touches {files} file{'s' if files != 1 else ''} "
             f"(+{sum(c.added for c in changes)}/-{sum(c.removed for c in changes)} lines).")
-    body = "\n".join(describe(c) for c in changes)
+    body = "\n".join(describe(c, (changed or {}).get(c.path)) for c in changes)
     subject = message.strip().splitlines()[0] if message.strip() else ""
-    why = (f'Why: the author\'s stated reason, from the message, is "{subject}"; the changes above are '
-           "the evidence for it." if subject else "Why: the commit has no message; the diff alone shows the intent.")
-    risk = "\n".join(f"- {r}" for r in risks(changes, kind))
-    return f"What changed: {head}\n{body}\n\n{why}\n\nRisk to check:\n{risk}"
+    why = (f'Why: the author\'s stated reason is "{subject}"; the changes above are the evidence for it.'
+           if subject else "Why: the commit has no message; the diff alone shows the intent.")
+    check = "\n".join(f"- {f}" for f in findings[:MAX_FINDINGS])
+    return f"What changed: {head}\n{body}\n\n{why}\n\nWhat a reviewer should check:\n{check}"
