@@ -2,15 +2,21 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_judge.py --n 2000 [--repeats 3] [--tokenizer-dir DIR]
         [--lever-pairs 300] [--int8-pairs 200]   # per-lever coherence timings, int8 vs fp32 (0: skip either)
+        [--calibration /tmp/h_orch.jsonl /tmp/h_coder.jsonl]  # harvested examples for the cascade's bands
 
 The baseline is the coherence filter as it was (`CoherenceFilter(window=None)`: sentence-transformers,
-first 128 word pieces, int8); the candidate is the judge's filters as `build_filters` makes them
-now (windowed, bf16 on AMX CPUs or ONNX Runtime int8, embedding cache); the levers section also
-times the ONNX Runtime encoders on the same window. Both run over the same examples `--repeats`
-times, alternating which goes first; the speed-up is reported per repeat (median and spread), and
-every example whose verdict differs between the two is printed. Without --tokenizer-dir it uses the
-tiny test tokenizer (tests/support/tiny_model.py). The decontamination index is timed cold (fresh cache
-dir) and warm (from its on-disk cache).
+first 128 word pieces, int8); the candidate ("now") is the judge's filters as `build_filters` makes
+them (the static-table cascade in front of windowed MiniLM: bf16 on AMX CPUs or ONNX Runtime
+int8, embedding cache); "minilm_window" is the same with `coherence_cascade=False` (MiniLM scores
+every pair). All three run over the same examples `--repeats` times, rotating which goes first;
+each speed-up is reported per repeat (median and spread), and every example whose verdict differs
+from the previous path's is printed with the scorer that decided it. The cascade's calibration is
+printed as counts per band (static keeps, static drops, sent to MiniLM, flips against MiniLM) on
+the synthetic examples and on real harvested ones (`--calibration FILE.jsonl ...`: examples from
+`ouro harvest`, default the 40 real pairs of tests/judge/coherence_real_pairs.jsonl). The levers
+section also times the ONNX Runtime encoders on the same window. Without --tokenizer-dir it uses
+the tiny test tokenizer (tests/support/tiny_model.py). The decontamination index is timed cold
+(fresh cache dir) and warm (from its on-disk cache).
 """
 
 from __future__ import annotations
@@ -72,6 +78,40 @@ def synthetic(n: int, seed: int = 0) -> list[Example]:
     return out
 
 
+REAL_PAIRS = Path(__file__).resolve().parents[1] / "tests" / "judge" / "coherence_real_pairs.jsonl"
+
+
+def load_pairs(path: Path, limit: int) -> list[Example]:
+    """Harvested examples (`ouro harvest --out`), or the test file's {prompt, response, category} rows; no FIM."""
+    out: list[Example] = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if "messages" in row:
+            e = Example.model_validate(row)
+        else:
+            e = Example.build(specialist=row["specialist"], category=row["category"], generator=row["generator"],
+                              messages=[("user", row["prompt"]), ("assistant", row["response"])],
+                              provenance=Provenance(source="bench"))
+        if e.format != "fim":
+            out.append(e)
+    random.Random(0).shuffle(out)
+    return out[:limit]
+
+
+def bands(examples: list[Example], cascade, minilm) -> dict[str, int]:
+    """How the cascade decides `examples` against MiniLM alone: counts per band and flips."""
+    pairs = [(e.prompt, e.response) for e in examples]
+    thresholds = [cascade.threshold_for(e.category) for e in examples]
+    decided, full = cascade.decide(pairs, thresholds), minilm.score(pairs)
+    out = {"pairs": len(pairs), "static_keeps": 0, "static_drops": 0, "to_minilm": 0,
+           "flips_vs_minilm": 0, "minilm_drops": 0}
+    for (scorer, s), m, t in zip(decided, full, thresholds, strict=True):
+        out["to_minilm" if scorer == "minilm" else "static_keeps" if s >= t else "static_drops"] += 1
+        out["flips_vs_minilm"] += (s >= t) != (m >= t)
+        out["minilm_drops"] += m < t
+    return out
+
+
 def verdicts(batches: list[BatchVerdicts]) -> dict[str, str]:
     """Example id -> "kept" or the reason it was rejected."""
     out = {e.id: "kept" for b in batches for e in b.kept}
@@ -125,6 +165,9 @@ def main() -> None:
     p.add_argument("--show", type=int, default=30, help="disagreements printed")
     p.add_argument("--tokenizer-dir", default=None)
     p.add_argument("--no-coherence", action="store_true")
+    p.add_argument("--calibration", nargs="*", type=Path, default=[REAL_PAIRS],
+                   help="harvested examples (JSON lines) to count the cascade's bands on")
+    p.add_argument("--calibration-max", type=int, default=1200, help="examples drawn per calibration file")
     args = p.parse_args()
     t: dict[str, object] = {}
     machine_start = machine()
@@ -150,18 +193,32 @@ def main() -> None:
             from services.judge.filters.coherence import EMBEDDING_CACHE, CoherenceFilter
 
             new = next(f for f in filters if f.name == "coherence")
-            old = CoherenceFilter(
-                window=None, threshold=config.coherence_threshold, thresholds=config.coherence_thresholds,
-                max_seq_length=config.coherence_max_tokens, int8=config.coherence_int8,
-            )
+            kw = {"threshold": config.coherence_threshold, "thresholds": config.coherence_thresholds,
+                  "max_seq_length": config.coherence_max_tokens, "int8": config.coherence_int8}
+            old = CoherenceFilter(window=None, **kw)
+            window_only = CoherenceFilter(cascade=False, **kw)
             previous = [old if f.name == "coherence" else f for f in filters]
-            warm = examples[:16]  # first-call costs (kernel set-up) out of both timings
-            filter_batch(warm, previous)
-            filter_batch(warm, filters)
-            # cold cache every time: the corpus judges each example once
-            cmp = compare(lambda: run(previous), lambda: run(filters), repeats=args.repeats,
-                          before_each=EMBEDDING_CACHE.clear)
-            base_batches, batches = cmp.pop("_baseline_out"), cmp.pop("_candidate_out")
+            minilm_window = [window_only if f.name == "coherence" else f for f in filters]
+            warm = examples[:16]  # first-call costs (kernel set-up) out of every timing
+            for fs in (previous, minilm_window, filters):
+                filter_batch(warm, fs)
+            new.decided = {"static": 0, "minilm": 0}
+            paths = {"previous": previous, "minilm_window": minilm_window, "now": filters}
+            times: dict[str, list[float]] = {k: [] for k in paths}
+            outs: dict[str, list[BatchVerdicts]] = {}
+            load_start = os.getloadavg()[0]
+            for r in range(args.repeats):
+                order = list(paths)[r % 3:] + list(paths)[: r % 3]  # each path goes first in turn
+                for label in order:
+                    EMBEDDING_CACHE.clear()  # cold cache every time: the corpus judges each example once
+                    took, outs[label] = timed(lambda fs=paths[label]: run(fs))
+                    times[label].append(took)
+            decided_per_run = {k: v // args.repeats for k, v in new.decided.items()}
+            cmp = {"baseline_s": stats(times["previous"]), "candidate_s": stats(times["now"]),
+                   "speedup": stats([p / n for p, n in zip(times["previous"], times["now"], strict=True)], 2),
+                   "repeats": args.repeats, "loadavg_1m_start_end": [round(load_start, 2),
+                                                                     round(os.getloadavg()[0], 2)]}
+            base_batches, batches, window_batches = outs["previous"], outs["now"], outs["minilm_window"]
             per_filter_old = per_filter(base_batches)
             per_filter_new = per_filter(batches)
             # the same examples again with the cache kept (a redelivered batch, a re-judged corpus)
@@ -176,30 +233,47 @@ def main() -> None:
             shown = []
             if differ:
                 pairs = [(by_id[i].prompt, by_id[i].response) for i in differ]
-                s_old, s_new = old.score(pairs), new.score(pairs)
-                for i, so, sn in zip(differ, s_old, s_new, strict=True):
+                s_old, s_win = old.score(pairs), window_only.score(pairs)
+                s_new = new.decide(pairs, [new.threshold_for(by_id[i].category) for i in differ])
+                for i, so, sw, (scorer, sn) in zip(differ, s_old, s_win, s_new, strict=True):
                     e = by_id[i]
                     shown.append({
                         "id": i[:12], "category": e.category,
                         "threshold": config.coherence_thresholds.get(e.category, config.coherence_threshold),
-                        "previous": a[i], "now": b.get(i), "score_previous": round(so, 4), "score_now": round(sn, 4),
+                        "previous": a[i], "now": b.get(i), "score_previous": round(so, 4),
+                        "score_minilm_window": round(sw, 4), "score_now": round(sn, 4), "decided_by": scorer,
                         "prompt": preview(e.prompt, 80), "response": preview(e.response, 120),
                     })
+            w = verdicts(window_batches)
+            calibration = {"margin": new.margin, "bench_synthetic": bands(examples, new, window_only)}
+            for path in args.calibration:
+                calibration[path.name] = bands(load_pairs(path, args.calibration_max), new, window_only)
             result.update({
                 "filter_stage": {
                     "speedup (previous / now, same examples, per repeat)": cmp["speedup"],
-                    "previous_s": cmp["baseline_s"], "now_s": cmp["candidate_s"],
+                    "speedup (minilm_window / now, per repeat)":
+                        stats([m / n for m, n in zip(times["minilm_window"], times["now"], strict=True)], 2),
+                    "speedup (previous / minilm_window, per repeat)":
+                        stats([p / m for p, m in zip(times["previous"], times["minilm_window"], strict=True)], 2),
+                    "previous_s": cmp["baseline_s"], "minilm_window_s": stats(times["minilm_window"]),
+                    "now_s": cmp["candidate_s"],
                     "previous_examples_per_s_median": round(args.n / cmp["baseline_s"]["median"], 1),
+                    "minilm_window_examples_per_s_median": round(args.n / statistics.median(times["minilm_window"]), 1),
                     "now_examples_per_s_median": round(args.n / cmp["candidate_s"]["median"], 1),
+                    "now_coherence_pairs_decided_by (per run)": decided_per_run,
                     "repeats": cmp["repeats"], "loadavg_1m_start_end": cmp["loadavg_1m_start_end"],
                     "precision_now": new.precision, "window_now": [new.window.head, new.window.tail],
-                    "filter_s_previous": per_filter_old, "filter_s_now": per_filter_new,
+                    "filter_s_previous": per_filter_old, "filter_s_minilm_window": per_filter(window_batches),
+                    "filter_s_now": per_filter_new,
                     "same_examples_again_cached_s": round(again_s, 3),
                     "same_examples_again_cache_hit_rate": round(hits / max(hits + misses, 1), 3),
                 },
                 "agreement": {"examples": len(ids), "same_verdict": len(ids) - len(differ),
                               "share": round(1 - len(differ) / max(len(ids), 1), 4),
-                              "disagreements_total": len(differ), "disagreements": shown[: args.show]},
+                              "disagreements_total": len(differ), "disagreements": shown[: args.show],
+                              "minilm_window_vs_previous_same": sum(w.get(i) == a[i] for i in ids),
+                              "now_vs_minilm_window_same": sum(w.get(i) == b.get(i) for i in ids)},
+                "cascade_calibration (counts per band)": calibration,
             })
             if args.lever_pairs:
                 result["coherence_levers"] = coherence_levers(examples[: args.lever_pairs], config, args.repeats)

@@ -29,6 +29,8 @@ class JudgeConfig(BaseModel):
     coherence_threshold: float = 0.1
     coherence_max_tokens: int = 128
     coherence_int8: bool = True  # CPU only: int8 dynamic quantization, ~2.6x faster (filters/coherence.py)
+    # a static table distilled from MiniLM decides pairs far from their threshold; False: MiniLM scores all
+    coherence_cascade: bool = True
     coherence_thresholds: dict[str, float] = Field(
         # short or structured answers sit far from their prompt in embedding space
         default_factory=lambda: {"conciseness": 0.02, "tool_use": 0.02, "intent_classification": 0.02}

@@ -83,6 +83,7 @@ def build_filters(config: JudgeConfig, specialist: str, tokenizer_dir: Path | st
             CoherenceFilter(
                 threshold=config.coherence_threshold, thresholds=config.coherence_thresholds,
                 max_seq_length=config.coherence_max_tokens, int8=config.coherence_int8,
+                cascade=config.coherence_cascade,
             )
         )
     return filters

@@ -6,7 +6,7 @@ from tests.judge.conftest import make
 
 
 def test_coherence_scores_and_drops_off_topic_answers() -> None:
-    f = CoherenceFilter(threshold=0.2)
+    f = CoherenceFilter(threshold=0.2, cascade=False)  # MiniLM on every pair (test_coherence_cascade.py)
     on_topic = make(
         "Sort the list with sorted(items, key=len), which orders the strings by their length.",
         prompt="How do I sort a list of strings by length in Python?",
