@@ -195,3 +195,26 @@ def test_implement_it_shows_the_decorators(tmp_path: Path) -> None:
     assert '@property\ndef size(self) -> int:\n    """Number of items."""' in impl.prompt
     assert impl.answer == '```python\n@property\ndef size(self) -> int:\n    """Number of items."""\n' \
                           '    return len(self.items)\n```'
+
+
+LONG_RETURN = '''def build(parts: list[str]) -> str:
+    return "-".join(p.strip().lower() for p in parts if p and not p.startswith("#") and len(p) < 4096) + "/" + str(len(parts))
+
+
+def short(x: int) -> int:
+    return x + 1
+
+
+def use() -> str:
+    return build(["a"]) + str(short(1))
+'''
+
+
+def test_an_answer_quotes_a_return_expression_whole_or_not_at_all(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(LONG_RETURN)
+    drafts, _ = harvest(tmp_path)
+    explains = {d.prompt.split("`")[1]: d.answer for d in drafts if d.task == "explain_function"}
+    # a hand-read sample rated "It returns `self.signer(self.secret_keys, salt=salt, **self.signer_kwar…`"
+    # truncated: a long expression is left out rather than cut
+    assert "It returns" not in explains["build"] and "…" not in explains["build"]
+    assert "It returns `x + 1` (declared `int`)." in explains["short"]

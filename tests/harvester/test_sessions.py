@@ -82,6 +82,44 @@ def test_a_claimed_action_without_its_call_is_dropped(tmp_path: Path) -> None:
     assert turns[1].chat[2].tool_calls[0].function.name == "restart_service"
 
 
+def _delegated(result: str, answer: str, request: str = "Add a unit test for the rollback CAS conflict.") -> dict:
+    return {"messages": [
+        {"role": "user", "content": request},
+        {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
+            "name": "route_request", "arguments": json.dumps({"specialist": "coder",
+                                                             "brief": "Write a test where two rollbacks race."})}}]},
+        {"role": "tool", "content": result},
+        {"role": "assistant", "content": answer}]}
+
+
+def test_an_answer_reporting_what_no_tool_result_shows_is_dropped(tmp_path: Path) -> None:
+    invented = ("The coder added test_rollback_conflict: two rollbacks start from the same revision and the "
+                "second fails with a compare-and-set conflict instead of overwriting the first.")
+    figures = {"messages": [
+        {"role": "user", "content": "Summarise what happened in the last cycle."},
+        {"role": "assistant", "content": "The last cycle harvested 3,214 examples and scored 0.78 overall."}]}
+    computed = {"messages": [
+        {"role": "user", "content": "A cycle trains 40 minutes 4 times a day: how long in all?"},
+        {"role": "assistant", "content": "4 x 40 = 160 minutes, about 2.67 hours."}]}
+    rows = [
+        _delegated("done", invented),  # a bare "done" cannot back the test's name or its behaviour
+        _delegated('{"status": "ok"}', invented, "Add the CAS conflict test, please."),
+        _delegated("done", "Routed to the coder; it reports done.", "Write the CAS conflict test."),
+        _delegated('{"test": "test_rollback_conflict", "passed": true}', "The coder added test_rollback_conflict; "
+                   "it passes.", "A rollback CAS conflict test, please."),
+        figures, computed,
+    ]
+    drafts, skips = run(write_lines(tmp_path / "s.jsonl", rows))
+    assert skips["sessions:unreported_after_ack"] == 2 and skips["sessions:unbacked_figures"] == 1
+    # the requests and the calls were real: every turn keeps its intent label and its tool call
+    assert len([d for d in drafts if d.task == "tool_call"]) == 4
+    assert len([d for d in drafts if d.task == "intent"]) == 6
+    answers = {d.answer for d in drafts if d.task == "session_turn"}
+    # a short confirmation, a report of what the result says, and shown arithmetic stay
+    assert answers == {"Routed to the coder; it reports done.", "The coder added test_rollback_conflict; it passes.",
+                       "4 x 40 = 160 minutes, about 2.67 hours."}
+
+
 def test_sharegpt_routing_and_errors(tmp_path: Path) -> None:
     rows = [
         {"conversations": [{"from": "human", "value": "Fix the crash in dedup."},

@@ -131,9 +131,16 @@ def _exc_name(exc: ast.expr) -> str | None:
     return name
 
 
-def _short(node: ast.AST, limit: int = 70) -> str:
+def _short(node: ast.AST, limit: int = 120) -> str:
     text = " ".join(ast.unparse(node).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _whole(node: ast.AST, limit: int = 120) -> str | None:
+    """The expression's source on one line, or None when it is longer than `limit`: an answer that
+    quotes code quotes all of it (a hand-read sample rated `return x(…` as truncated)."""
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= limit else None
 
 
 def _and(outer: str | None, inner: str) -> str:
@@ -181,8 +188,8 @@ def raise_sites(fn: ast.AST, with_lines: bool = False) -> list:
 def returns(fn: ast.AST) -> list[str]:
     out: list[str] = []
     for sub in _own_nodes(fn):
-        if isinstance(sub, ast.Return) and sub.value is not None:
-            out.append(_short(sub.value, 60))
+        if isinstance(sub, ast.Return) and sub.value is not None and (text := _whole(sub.value)) is not None:
+            out.append(text)
     return list(dict.fromkeys(out))[:3]
 
 
@@ -511,7 +518,7 @@ def uses(index: Index) -> Uses:
                     elif (key := index.resolve(mod, f)) is not None:
                         if index.is_class(key):
                             if id(sub) not in raised:
-                                created[key].append(Site(caller, sub.lineno, _short(sub, 80)))
+                                created[key].append(Site(caller, sub.lineno, _short(sub, 120)))
                             continue
                         target = index.defs.get((key[0], None, key[1]))
                     elif isinstance(f, ast.Attribute):
@@ -519,14 +526,14 @@ def uses(index: Index) -> Uses:
                         if target is None and len(index.by_method.get(f.attr, [])) > 1 \
                                 and f.attr not in _BUILTIN_METHODS and not (
                                     isinstance(f.value, ast.Name) and f.value.id in foreign):
-                            ambiguous[f.attr].append(Site(caller, sub.lineno, _short(sub, 80)))
+                            ambiguous[f.attr].append(Site(caller, sub.lineno, _short(sub, 120)))
                     if target is not None and target != caller:
-                        calls[target].append(Site(caller, sub.lineno, _short(sub, 80)))
+                        calls[target].append(Site(caller, sub.lineno, _short(sub, 120)))
                 elif isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load) and id(sub) not in funcs \
                         and isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls") and own:
                     target = index.method(own, sub.attr)
                     if target is not None and target != caller and _decorated(index.nodes[target], "property"):
-                        calls[target].append(Site(caller, sub.lineno, _short(sub, 80)))
+                        calls[target].append(Site(caller, sub.lineno, _short(sub, 120)))
     return calls, created, ambiguous
 
 

@@ -3,8 +3,10 @@
 A conversation is kept whole, as one multi-turn example in OpenAI's shape: the assistant's tool
 calls and the tool results stay in it, so an answer that reports what a tool returned is backed
 by the call in the same example. A turn whose text claims an action ran ("Done: restart ran",
-"I restarted ...") with no tool call before it in the example is dropped and counted, and so are
-errored, interrupted and empty turns: the conversation is cut around them, never trained on.
+"I restarted ...") with no tool call before it in the example is dropped and counted, and so is a
+turn whose answer reports what nothing in the example shows (details after a bare "done"/"ok" tool
+result; measured-looking figures with no tool result), and errored, interrupted and empty turns:
+the conversation is cut around them, never trained on.
 Labels come from what actually happened in the session: the tool the assistant called, or the
 specialist it routed to; only a turn with neither falls back to keywords in the request. A request
 gets one intent label however many logs (and formats) it appears in: the best-evidenced one.
@@ -179,6 +181,58 @@ def unbacked_claim(turn: Turn, called_before: bool) -> bool:
     return False
 
 
+# A tool result that only acknowledges ("done", "ok", `{"status": "ok"}`): it carries no facts to report.
+_ACK = re.compile(r'^\W*(?:done|ok|okay|success|succeeded|accepted|queued|true|null|none|\{\s*\}|\[\s*\]|'
+                  r'\{\s*"(?:status|result)"\s*:\s*"(?:ok|done|success)"\s*\})?\W*$', re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][\w-]{3,}")
+# A figure a reader would take as measured: a decimal or a thousands-grouped number.
+_FIGURE = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w.])\d+\.\d+(?![\w.])")
+_ARITHMETIC = re.compile(r"\d\s*[×x*/+\-=]\s*\d")
+_COMMON = frozenset("""that this with from have been were will would could should there their they them then than
+what when where which while about after before into onto over under only also just each every some more most
+such very does done your yours here make made like sure both either neither other another because since""".split())
+# After a bare acknowledgement, an answer may confirm, but not report what the tool never said: past this
+# share of content words absent from everything before it, it describes work it cannot have seen.
+NEW_WORDS_AFTER_ACK = 0.3
+SHORT_CONFIRMATION = 8  # content words: "Routed to the coder; it reports done." needs no backing
+
+
+def _content_words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if w.lower() not in _COMMON]
+
+
+def ungrounded_report(turn: Turn, before: str) -> str | None:
+    """Why the turn's final answer reports facts the example does not contain, or None.
+
+    `unreported_after_ack`: the only tool result is an acknowledgement ("done", "ok") and the answer
+    goes on to describe what was done (a test's name, how a function behaves). `unbacked_figures`:
+    no tool result at all, and the answer quotes measured-looking figures (0.78, 3,214) that nothing
+    before it shows and it does not compute. A hand-read sample found both in shipped sessions.
+    """
+    answer = turn.answer
+    if not answer:
+        return None
+    results = [s.content for s in turn.steps if s.role == "tool"]
+    seen = " ".join([before, turn.system or "", turn.user, *(s.content for s in turn.steps if s.role == "tool"),
+                     *(json.dumps(c.arguments, ensure_ascii=False) for c in turn.tool_calls),
+                     *(s.content for s in turn.steps if s.role == "assistant" and s.content.strip() != answer.strip())])
+    seen_words = set(_content_words(seen))
+    if results and all(_ACK.match(r or "") for r in results):
+        words = _content_words(answer)
+        new = [w for w in words if w not in seen_words]
+        if len(words) > SHORT_CONFIRMATION and len(new) > NEW_WORDS_AFTER_ACK * len(words):
+            return "unreported_after_ack"
+    if not results and not _ARITHMETIC.search(answer):
+        if any(f not in seen for f in _FIGURE.findall(answer)):
+            return "unbacked_figures"
+    return None
+
+
+def _turn_text(turn: Turn) -> str:
+    return " ".join([turn.user, *(s.content for s in turn.steps),
+                     *(json.dumps(c.arguments, ensure_ascii=False) for c in turn.tool_calls)])
+
+
 def segments(conv: Conversation, ctx: Context) -> Iterator[list[Turn]]:
     """Runs of trainable turns: an errored, empty or unbacked turn is counted and cuts the
     conversation there (what follows may refer to it, so it starts a new run)."""
@@ -189,6 +243,15 @@ def segments(conv: Conversation, ctx: Context) -> Iterator[list[Turn]]:
             reason = "empty_answer"
         if reason is None and unbacked_claim(turn, any(t.tool_calls for t in run)):
             reason = "unbacked_tool_claim"
+        if reason is None and (ungrounded := ungrounded_report(turn, " ".join(_turn_text(t) for t in run))):
+            # the request and the call are real: its intent label and tool call stay; its answer goes
+            ctx.skips.add(NAME, ungrounded)
+            if run:
+                yield run
+            yield [Turn(user=turn.user, system=turn.system, tool_calls=turn.tool_calls, steps=[
+                s for s in turn.steps if not (s.role == "assistant" and s.content.strip() and not s.calls)])]
+            run = []
+            continue
         if reason is not None:
             ctx.skips.add(NAME, reason)
             if run:
