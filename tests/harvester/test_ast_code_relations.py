@@ -198,7 +198,8 @@ def test_implement_it_shows_the_decorators(tmp_path: Path) -> None:
 
 
 LONG_RETURN = '''def build(parts: list[str]) -> str:
-    return "-".join(p.strip().lower() for p in parts if p and not p.startswith("#") and len(p) < 4096) + "/" + str(len(parts))
+    return "-".join(p.strip().lower() for p in parts if p and not p.startswith("#") and len(p) < 4096) + (
+        "/" + str(len(parts)) + "/" + str(sum(len(p) for p in parts)))
 
 
 def short(x: int) -> int:

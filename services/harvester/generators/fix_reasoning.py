@@ -4,8 +4,8 @@ Only small, focused fixes qualify (a bugfix message, Python code changed, a few 
 diff itself says what behaviour changed. A commit named for the error it handles ("handle
 OverflowError ...") qualifies only when the diff has the shape of a fix (`shapes`: a handler that
 catches more, a new try/except, a changed condition, a new guard, a different exception); lint and
-typing "fixes" never do. Docstring lines are prose, not code changes. The worked reasoning walks the evidence in order: what
-the message reports, where the change is (the enclosing function git names), the exact fragment
+typing "fixes" never do. Docstring lines are prose, not code changes. The worked reasoning walks the
+evidence in order: what the message reports, where the change is (the enclosing function git names), the exact fragment
 each changed line lost and gained (a token-level diff of the old and new line), and what a test
 added with the fix asserts. The answer then names the failure and the mechanism of the fix from
 those facts only; every one of them is in the prompt (the message and the diff). Both forms are
