@@ -26,6 +26,7 @@ TASKS: dict[str, str] = {
     "fix_explain": "fix_reasoning",
     "plan_feature": "planning", "plan_session": "planning",
     "interrupt": "interrupts",
+    "write_test": "repo_tests",
 }
 
 # external: the configured category travels as the hint; it applies to every specialist that has it.

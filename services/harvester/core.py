@@ -33,6 +33,7 @@ from services.harvester.generators.fix_reasoning import FixReasoning
 from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.interrupts import Interrupts
 from services.harvester.generators.planning import Planning
+from services.harvester.generators.repo_tests import RepoTests
 from services.harvester.generators.self_description import SelfDescription
 from services.harvester.generators.sessions import Sessions
 from services.harvester.generators.targeted import Targeted
@@ -52,7 +53,7 @@ __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "Un
 SOURCES: tuple[Callable[[], Generator], ...] = (
     AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External,
     # issue 11, "every category fed": one module each
-    ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts,
+    ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts, RepoTests,
 )
 
 MIN_ANSWER_TOKENS = 10
