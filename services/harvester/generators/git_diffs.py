@@ -294,6 +294,9 @@ def _reviews(c: Commit, ctx: Context, kept: list[FileDiff], tree: Tree, message:
         lines = "".join(f"\n{r.path}:{r.line}: {r.text.strip()}" for r in cited)
         context = f"\n\nLines in the repository at this commit that use names this diff touches:{lines}" \
             if lines else ""
+        # a deleted file's diff is not shown (skipped above), yet a finding may name it: say it is gone
+        gone = [p for p in tree.deleted_named if p in answer]
+        context += f"\n\nFiles this commit deletes (diff not shown): {', '.join(gone)}" if gone else ""
         yield Draft(task="diff_review", source=f"commit:{c.sha}", path=group[0].path if len(group) == 1 else None,
                     messages=(("user", f"Review this commit{part}: what does it change, why, and what should a "
                                        f"reviewer check?\n\nThe author's message:\n{quoted}\n\n```diff\n{diff}\n```"

@@ -119,6 +119,12 @@ class Func:
     skips: list[str] = field(default_factory=list)  # skip/xfail decorators and pytest.skip calls
     warns: set[str] = field(default_factory=set)  # warning categories of warnings.warn(...) calls
     converts: dict[str, str] = field(default_factory=dict)  # caught type -> the exception its handler raises
+    returns: list[tuple[str, int]] = field(default_factory=list)  # (returned expression, line)
+    chained: list[tuple[str, str, int]] = field(default_factory=list)  # (exception, `from` cause, line)
+    raise_sites: list[tuple[str, str, int]] = field(default_factory=list)  # (exception, guarding `if`, line)
+    calls: set[str] = field(default_factory=set)  # names this function calls (`f(...)`, `x.f(...)`)
+    attr_warns: list[str] = field(default_factory=list)  # a module `__getattr__`: names it warns about
+    none_checks: list[tuple[str, int]] = field(default_factory=list)  # (parameter, line) of `p is (not) None`
 
 
 @dataclass
@@ -126,6 +132,7 @@ class Module:
     funcs: dict[str, Func]
     names: dict[str, str]  # public qualname -> kind (function, class, method, attribute)
     values: dict[str, str] = field(default_factory=dict)  # public constant / class attribute -> its source
+    imports: dict[str, int] = field(default_factory=dict)  # public name bound by a module-level `from x import`
 
 
 def _exc_name(node: ast.expr | None) -> str | None:
@@ -156,11 +163,37 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, str |
     return out
 
 
+def _raise_sites(body: list[ast.stmt], cond: str) -> list[tuple[str, str, int]]:
+    """Each `raise` with the test of the innermost `if` around it (`else` branches negated), or
+    `except T` for one in a handler."""
+    out = []
+    for node in body:
+        if isinstance(node, ast.Raise) and (n := _exc_name(node.exc)):
+            out.append((n, cond, node.lineno))
+        elif isinstance(node, ast.If):
+            test = ast.unparse(node.test)
+            out += _raise_sites(node.body, test) + _raise_sites(node.orelse, f"not ({test})")
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        else:
+            for child in ("body", "orelse", "finalbody"):
+                out += _raise_sites(getattr(node, child, []) or [], cond)
+            for h in getattr(node, "handlers", []) or []:  # a raise in a handler converts what it caught
+                out += _raise_sites(h.body, "except " + (ast.unparse(h.type) if h.type else ""))
+    return out
+
+
 def _func(fn: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> Func:
     f = Func(qualname, fn.lineno, ast.dump(fn), _params(fn))
     for node in ast.walk(fn):
         if isinstance(node, ast.Raise) and (n := _exc_name(node.exc)):
             f.raises.add(n)
+            if node.cause is not None:
+                f.chained.append((n, ast.unparse(node.cause), node.lineno))
+        elif isinstance(node, ast.Call) and (callee := _exc_name(node.func)) and callee not in ("skip", "warn"):
+            f.calls.add(callee)
+        elif isinstance(node, ast.Return) and node.value is not None:
+            f.returns.append((ast.unparse(node.value), node.lineno))
         elif isinstance(node, ast.ExceptHandler) and node.type is not None:
             types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
             caught = [n for t in types if (n := _exc_name(t))]
@@ -174,6 +207,14 @@ def _func(fn: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> Func:
             category = node.args[1] if len(node.args) > 1 else next(
                 (k.value for k in node.keywords if k.arg == "category"), None)
             f.warns.add(_exc_name(category) or "UserWarning")
+    f.raise_sites = _raise_sites(fn.body, "")
+    f.none_checks = sorted({(n.left.id, n.lineno) for n in ast.walk(fn) if isinstance(n, ast.Compare)
+                            and isinstance(n.left, ast.Name) and n.left.id in {p for p, _ in f.params}
+                            and any(isinstance(o, ast.Is | ast.IsNot) for o in n.ops)
+                            and any(isinstance(c, ast.Constant) and c.value is None for c in n.comparators)})
+    if fn.name == "__getattr__" and f.warns:  # `if name == "x": warnings.warn(...)` deprecates `module.x`
+        f.attr_warns = [c.value for n in ast.walk(fn) if isinstance(n, ast.Compare) for c in n.comparators
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.isidentifier()]
     f.skips += [ast.unparse(d) for d in fn.decorator_list if re.search(r"\b(?:skip\w*|xfail)\b", ast.unparse(d))]
     return f
 
@@ -213,4 +254,6 @@ def module(src: str) -> Module | None:
                             values[prefix + t.id] = ast.unparse(node.value)
 
     walk(tree.body, "", False)
-    return Module(funcs, names, values)
+    imports = {a.asname or a.name: node.lineno for node in tree.body if isinstance(node, ast.ImportFrom)
+               for a in node.names if a.name != "*" and not (a.asname or a.name).startswith("_")}
+    return Module(funcs, names, values, imports)

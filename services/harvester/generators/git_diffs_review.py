@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from services.harvester.generators.git_diffs_findings import FileFacts, is_changelog, is_test_path
+from services.harvester.generators.git_diffs_findings import FileFacts, is_changelog, is_test_path, rank
 from services.harvester.gitlog import FileDiff
 
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)\s*\((.*)$")
@@ -168,5 +168,5 @@ def review_answer(changes: list[FileChange], findings: list[str], message: str,
     subject = message.strip().splitlines()[0] if message.strip() else ""
     why = (f'Why: the author\'s stated reason is "{subject}"; the changes above are the evidence for it.'
            if subject else "Why: the commit has no message; the diff alone shows the intent.")
-    check = "\n".join(f"- {f}" for f in findings[:MAX_FINDINGS])
+    check = "\n".join(f"- {f}" for f in rank(findings, message)[:MAX_FINDINGS])
     return f"What changed: {head}\n{body}\n\n{why}\n\nWhat a reviewer should check:\n{check}"
