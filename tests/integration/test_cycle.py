@@ -76,13 +76,27 @@ def commit_module(repo: git.Repo, name: str, message: str) -> str:
     return repo.index.commit(message).hexsha
 
 
+def edit_module(repo: git.Repo, name: str, message: str, old: str, new: str) -> str:
+    """A change to an existing module: what a diff review is about (a new file alone gets none)."""
+    path = Path(repo.working_tree_dir) / "pkg" / f"{name}.py"
+    text = path.read_text()
+    assert old in text, (name, old)
+    path.write_text(text.replace(old, new))
+    repo.index.add([str(path)])
+    return repo.index.commit(message).hexsha
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> git.Repo:
     r = git.Repo.init(tmp_path_factory.mktemp("repo"))
     with r.config_writer() as cw:
         cw.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
     commit_module(r, "alpha", "feat: add the alpha router")
-    commit_module(r, "beta", "fix: evict the oldest beta job when the queue is full")
+    commit_module(r, "beta", "feat: add the beta router")
+    edit_module(r, "alpha", "fix: fall back to the last specialist when none is named",
+                "return specialists[0]", "return specialists[-1]")
+    edit_module(r, "beta", "fix: evict every job over capacity from the beta queue",
+                "if len(self.items) > self.size:", "while len(self.items) > self.size:")
     return r
 
 
@@ -222,7 +236,8 @@ async def test_full_cycle(stack: Stack, repo: git.Repo, tiny_model_dir: Path, tm
 
 
 async def test_evaluator_killed_mid_evaluation(stack: Stack, repo: git.Repo) -> None:
-    commit_module(repo, "gamma", "feat: add the gamma router")
+    edit_module(repo, "alpha", "fix: match alpha requests by the specialist's exact name",
+                "if specialist in request.lower():", "if specialist in request:")
 
     before, kill_evaluator = _crash_when(stack, "evaluator", "evaluating checkpoint")
     outcome = await _cycle(stack, repo, kill_evaluator)

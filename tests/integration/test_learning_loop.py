@@ -21,7 +21,9 @@ from shared.nats_server import free_port
 from shared.suites import SUITES_DIR
 from tests.support.specialists import use_specialists
 
-MIN_NEW = 20
+# each module's commit adds 3 kept examples here (the judge drops the near copies of other modules'):
+# four commits reach the threshold, the fifth only accumulates
+MIN_NEW = 12
 SPEC = f"""
 specialists:
   coder:
@@ -50,6 +52,12 @@ def drain_{name}(items: list[str]) -> list[str]:
     out = list(items)
     items.clear()
     return out
+
+
+# a caller: ast_code explains only what something in the repository uses
+def cycle_{name}(items: list[str], job: str, size: int) -> list[str]:
+    """Queue one {name} job, then hand back everything waiting, oldest first."""
+    return drain_{name}(push_{name}(items, job, size))
 '''
 
 
@@ -114,7 +122,10 @@ async def test_commits_accumulate_then_train_on_replay_and_retire_what_changed(
         # Five commits: each grows the corpus; a training starts only once MIN_NEW are new.
         new_before, trained = 0, []
         for i in range(5):
-            sha = _commit(repo, {f"pkg/m{i}.py": MODULE.format(name=f"m{i}")}, f"feat: queue helpers m{i}")
+            files = {f"pkg/m{i}.py": MODULE.format(name=f"m{i}")}
+            if i == 0:  # a change to existing code too: its review carries the commit into the lineage
+                files["pkg/base.py"] = MODULE.format(name="base").replace("return out", "return out[::-1]")
+            sha = _commit(repo, files, f"feat: queue helpers m{i}")
             out = await _follow(stack, CommitsNew(cycle_id=new_id(), repo=str(repo.working_tree_dir), sha=sha,
                                                   branch="master"))
             update = _one(out, CorpusUpdated)

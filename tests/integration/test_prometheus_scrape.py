@@ -89,15 +89,25 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> git.Repo:
         cw.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
     commit_module(r, "alpha", "feat: add the alpha router")
     config = Path(r.working_tree_dir) / "pkg" / "settings.py"
-    config.write_text(f'''"""Deployment settings."""
+    settings = '''"""Deployment settings."""
 
 
 def storage_client_config(region: str) -> dict[str, str]:
     """Credentials and region for the artifact storage client."""
-    return {{"aws_access_key_id": "{PLANTED_KEY}", "region": region}}
-''')
+    return {{RETURN}}
+
+
+def storage_client(region: str) -> object:
+    """The artifact storage client for `region`."""
+    return dict(storage_client_config(region), retries=3)
+'''
+    config.write_text(settings.replace("{RETURN}", '{"region": region}'))
     r.index.add([str(config)])
-    r.index.commit("chore: add deployment settings")
+    r.index.commit("feat: add deployment settings")
+    # the key arrives as a change to a function something calls: the commit's review shows the diff
+    config.write_text(settings.replace("{RETURN}", f'{{"aws_access_key_id": "{PLANTED_KEY}", "region": region}}'))
+    r.index.add([str(config)])
+    r.index.commit("chore: add the storage credentials")
     return r
 
 
