@@ -48,7 +48,7 @@ async def test_a_tampered_candidate_is_refused_before_evaluation(
                                              train_loss=1, tokens=1, duration_s=1),
     )
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
+    deadline = loop.time() + 180  # a wait, not a speed check: a loaded 2-core CI machine needed over 60 s
     try:
         async with serving(bus, table):
             await bus.publish(event)
