@@ -91,8 +91,13 @@ def child_plain(args: argparse.Namespace) -> dict:
                       target_modules=c.target_modules, bias="none", task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=sft, train_dataset=dataset, processing_class=tokenizer, peft_config=lora,
                          callbacks=[timer])
+    return _train_and_time(trainer, timer, imported, args.out)
+
+
+def _train_and_time(trainer, timer, imported: float, out: str) -> dict:  # noqa: ANN001
+    """Train, save, and split the child's wall time into import, set-up, training and after."""
     trainer.train()
-    trainer.model.save_pretrained(args.out)
+    trainer.model.save_pretrained(out)
     done = time.monotonic()
     return {"import_s": imported - STARTED, "setup_s": timer.begin - imported, "train_s": timer.end - timer.begin,
             "after_s": done - timer.end, "tokens": int(trainer.state.num_input_tokens_seen),
@@ -145,12 +150,7 @@ def child_plain_peft(args: argparse.Namespace) -> dict:
                               include_num_input_tokens_seen="non_padding")
     trainer = Trainer(model=model, args=targs, train_dataset=dataset, callbacks=[timer],
                       data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
-    trainer.train()
-    trainer.model.save_pretrained(args.out)
-    done = time.monotonic()
-    return {"import_s": imported - STARTED, "setup_s": timer.begin - imported, "train_s": timer.end - timer.begin,
-            "after_s": done - timer.end, "tokens": int(trainer.state.num_input_tokens_seen),
-            "steps": trainer.state.global_step}
+    return _train_and_time(trainer, timer, imported, args.out)
 
 
 CHILDREN = {"trainer": child_trainer, "trainer_random_batches": child_trainer, "plain_trl": child_plain,

@@ -138,3 +138,17 @@ def read_commits(root: Path, rev_range: str, max_commits: int) -> list[Commit]:
         commits.append(Commit(sha.strip(), parents.split(), message.strip(), _parse_files(patch.strip("\n")),
                               author=author.strip()))
     return commits
+
+
+def commit_range(repo: git.Repo, since: str | None) -> tuple[str, bool]:
+    """The revision range after the watermark `since` ("HEAD" when there is none), and whether the
+    watermark was unknown (history rewritten, another repository): then the range falls back to
+    "HEAD", which `read_commits` bounds to the last `max_commits`."""
+    if since is None:
+        return "HEAD", False
+    try:
+        # rev-parse --verify, not repo.commit(): GitPython trusts any 40-hex string without looking.
+        sha = repo.git.rev_parse("--verify", "--quiet", f"{since}^{{commit}}").strip()
+    except git.GitCommandError:
+        return "HEAD", True
+    return f"{sha}..HEAD", False

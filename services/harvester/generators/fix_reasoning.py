@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import git
 
 from services.harvester.base import Context, Draft, in_skipped_dir
-from services.harvester.gitlog import Commit, FileDiff, Hunk, read_commits
+from services.harvester.gitlog import Commit, FileDiff, Hunk, commit_range, read_commits
 
 NAME = "fix_reasoning"
 MAX_CODE_HUNKS = 4
@@ -374,13 +374,7 @@ class FixReasoning:
         repo = git.Repo(root)
         if not repo.head.is_valid():
             return
-        rev = "HEAD"
-        if ctx.plan.since_commit:
-            try:
-                since = repo.git.rev_parse("--verify", "--quiet", f"{ctx.plan.since_commit}^{{commit}}").strip()
-                rev = f"{since}..HEAD"
-            except git.GitCommandError:
-                rev = "HEAD"  # the watermark is gone: the last max_commits, as git_diffs does
+        rev, _ = commit_range(repo, ctx.plan.since_commit)  # an unknown watermark: git_diffs counts it
         for c in reversed(read_commits(root, rev, ctx.plan.max_commits)):
             if len(c.parents) <= 1:
                 yield from commit_drafts(c, ctx)

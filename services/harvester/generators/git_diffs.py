@@ -28,7 +28,7 @@ from services.harvester.base import Context, Draft, in_skipped_dir
 from services.harvester.generators.git_diffs_code import trivial_kind
 from services.harvester.generators.git_diffs_findings import Tree, findings, is_changelog, is_test_path
 from services.harvester.generators.git_diffs_review import analyse, review_answer
-from services.harvester.gitlog import Commit, FileDiff, read_commits
+from services.harvester.gitlog import Commit, FileDiff, commit_range, read_commits
 
 NAME = "git_diffs"
 MAX_FILE_DIFF_CHARS = 12_000
@@ -222,16 +222,10 @@ def lang(path: str) -> str:
 
 
 def _range(repo: git.Repo, plan_since: str | None, ctx: Context) -> str:
-    if plan_since is None:
-        return "HEAD"
-    try:
-        # rev-parse --verify, not repo.commit(): GitPython trusts any 40-hex string without looking.
-        since = repo.git.rev_parse("--verify", "--quiet", f"{plan_since}^{{commit}}").strip()
-    except git.GitCommandError:
-        # The watermark is gone (history rewritten, other repo): fall back to the last N commits.
+    rev, unknown = commit_range(repo, plan_since)
+    if unknown:
         ctx.skips.add(NAME, "watermark_unknown")
-        return "HEAD"
-    return f"{since}..HEAD"
+    return rev
 
 
 def commit_drafts(c: Commit, ctx: Context, repo: git.Repo) -> Iterator[Draft]:
