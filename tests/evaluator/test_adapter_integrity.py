@@ -13,7 +13,7 @@ from services.evaluator.local_server import serve
 from services.evaluator.service import setup
 from services.evaluator.settings import EvaluatorSettings
 from shared.bus import Bus
-from shared.events import CheckpointReady, EvalCompleted, TrainMetrics, new_id
+from shared.events import STREAM_NAME, CheckpointReady, EvalCompleted, Subject, TrainMetrics, new_id
 from shared.registry import REGISTRY_BUCKET
 from shared.settings import CommonSettings
 from shared.store import ARTIFACT_BUCKET, NatsArtifactStore, put_dir
@@ -47,6 +47,8 @@ async def test_a_tampered_candidate_is_refused_before_evaluation(
         dataset_id="d", metrics=TrainMetrics(method="lora", device="cpu", examples=1, steps=1, epochs=1,
                                              train_loss=1, tokens=1, duration_s=1),
     )
+    # only this test's checkpoint in the stream: earlier tests' checkpoint events would be evaluated first
+    await bus.js.purge_stream(STREAM_NAME, subject=Subject.CHECKPOINT_READY.value)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 180  # a wait, not a speed check: a loaded 2-core CI machine needed over 60 s
     try:
