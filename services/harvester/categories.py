@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "plan_feature": "planning", "plan_session": "planning",
     "interrupt": "interrupts",
     "write_test": "repo_tests",
+    "fix_mutant": "mutants", "review_mutant": "mutants",
 }
 
 # external: the configured category travels as the hint; it applies to every specialist that has it.

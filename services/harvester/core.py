@@ -32,6 +32,7 @@ from services.harvester.generators.external import External
 from services.harvester.generators.fix_reasoning import FixReasoning
 from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.interrupts import Interrupts
+from services.harvester.generators.mutants import Mutants
 from services.harvester.generators.planning import Planning
 from services.harvester.generators.repo_tests import RepoTests
 from services.harvester.generators.self_description import SelfDescription
@@ -53,7 +54,7 @@ __all__ = ["ExternalSource", "HarvestError", "HarvestPlan", "HarvestResult", "Un
 SOURCES: tuple[Callable[[], Generator], ...] = (
     AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External,
     # issue 11, "every category fed": one module each
-    ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts, RepoTests,
+    ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts, RepoTests, Mutants,
 )
 
 MIN_ANSWER_TOKENS = 10

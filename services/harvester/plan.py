@@ -104,7 +104,9 @@ class LoopRecord:
 
 
 _CARD_KEYS = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
-              "max_position_embeddings")
+              "max_position_embeddings",
+              # the shapes record_math computes adapter and cache sizes from
+              "num_key_value_heads", "intermediate_size", "head_dim", "tie_word_embeddings")
 
 
 def config_record(specialist: str, base_model: str, model_dir: Path | None = None) -> LoopRecord:
@@ -180,6 +182,7 @@ class HarvestPlan:
     tokenizer_dir: Path | None = None
     tool_specs: tuple[Path, ...] = ()  # MCP tools/list or OpenAI function-schema JSON files (or dirs of them)
     docs: bool = True  # mine the repo's Markdown/RST sections
+    mutant_budget_s: float = 240.0  # seconds for bugs run against the repo's own tests; 0: none
     external: tuple[ExternalSource, ...] = ()  # local instruction datasets, each mapped to a category
     seen_sessions: frozenset[str] = frozenset()  # sha256 of session files already mined: skipped
     record: LoopRecord | None = None  # the loop's record of this specialist: self-description's ground truth
@@ -201,6 +204,7 @@ def build_plan(
         weak_categories=weak_categories, since_commit=since_commit, max_commits=settings.max_commits,
         fim_share=fim_share, tokenizer_dir=tokenizer_dir,
         tool_specs=tuple(p for p in settings.tool_specs if Path(p).exists()), docs=settings.docs,
+        mutant_budget_s=settings.mutant_budget_s,
         external=tuple(ExternalSource(path=x.path, category=x.category, limit=x.limit) for x in settings.external),
         seen_sessions=seen_sessions, teacher=teacher_config(settings), star=star_config(specialist, settings),
         # without a loop (ouro harvest): what the specialist file and the base model's config say

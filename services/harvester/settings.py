@@ -38,6 +38,9 @@ class HarvesterSettings(BaseSettings):
     # OURO_HARVESTER_EXTERNAL='[{"path": "data/alpaca.jsonl", "category": "instruction"}]').
     tool_specs: list[Path] = [Path(__file__).resolve().parents[2] / "examples" / "tools"]
     docs: bool = True
+    # Bugs put in on purpose and run against the repository's own tests in the sandbox
+    # (generators/mutants.py): the wall-clock seconds a harvest may spend on them; 0 turns them off.
+    mutant_budget_s: float = 240.0
     external: list[External] = []
     # An optional teacher model (services/harvester/teacher.py): an OpenAI-compatible endpoint that
     # writes or improves answers for up to `teacher_budget` drafts per harvest. Off when the URL is empty.
