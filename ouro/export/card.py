@@ -24,7 +24,8 @@ from shared.specialists import specialists
 MAX_LISTED = 50
 EXTERNAL_GENERATORS = ("external",)
 HOW_TO_LOAD = {
-    "hf": '`datasets.load_from_disk("data")`: a DatasetDict of the splits',
+    "hf": '`datasets.load_from_disk("data")`: a DatasetDict of the splits (messages with `tool_calls` / '
+          '`tool_call_id`; `tools`, a JSON string, on rows that call tools)',
     "parquet": "`datasets.load_dataset(DIR)` (the `configs` above), or any Parquet reader on `data/*.parquet`",
     "openai": "`<split>.jsonl`, one `{\"messages\": [...]}` per line (tool calls as `tool_calls`, with `tools`): "
               "upload as a chat fine-tuning training / validation file",

@@ -338,11 +338,23 @@ def alpaca_row(row: Row) -> dict[str, Any]:
 
 
 def table_row(row: Row) -> dict[str, Any]:
-    """The `datasets`/Parquet columns: the judge's dataset columns plus provenance and corpus facts."""
+    """The `datasets`/Parquet columns: the judge's dataset columns plus provenance and corpus facts.
+
+    Each message keeps its text as `content` and, in OpenAI's shape, the calls an assistant message
+    made (`tool_calls`, arguments as a JSON string) and the call a tool result answers
+    (`tool_call_id`); `tools` is the JSON list of the tools offered, with their schemas, when the row
+    calls any. A table has one schema for every row: a message without calls has an empty list."""
     ex, p = row.example, row.example.provenance
+    line = openai_row(row)
+    messages = [{"role": r, "content": c, "tool_calls": [
+        {"id": t["id"], "type": t["type"], "function": {"name": t["function"]["name"],
+                                                        "arguments": t["function"]["arguments"]}}
+        for t in o.get("tool_calls", [])], "tool_call_id": o.get("tool_call_id")}
+        for (r, c), o in zip(row.messages, line["messages"], strict=True)]
     return {
         "id": ex.id, "specialist": str(ex.specialist), "category": ex.category, "generator": ex.generator,
-        "format": row.format, "messages": [{"role": r, "content": c} for r, c in row.messages],
+        "format": row.format, "messages": messages,
+        "tools": json.dumps(line["tools"], ensure_ascii=False) if "tools" in line else None,
         "source": p.source, "commit": p.commit, "path": p.path, "session_id": p.session_id,
         "group": row.group, "added_at": row.entry.added_at.isoformat(), "corpus_version_added": row.entry.version,
     }

@@ -8,6 +8,8 @@ Layouts (each with README.md, the card, and card.json; a split with no examples 
 by `hf`, where an empty split still loads):
 - hf        `data/` — `datasets.DatasetDict.save_to_disk` (train, validation): `load_from_disk("data")`
 - parquet   `data/<split>-00000-of-00001.parquet`; the README's `configs` let `load_dataset(DIR)` find them
+            (both tables: each message's `role`, `content`, `tool_calls` and `tool_call_id` in OpenAI's
+            shape, and `tools`, a JSON string with the schemas, on rows that call tools)
 - openai    `<split>.jsonl`, one `{"messages": [...]}` per line (chat fine-tuning; `tool_calls`,
             `tool_call_id` and `tools` where an example calls tools)
 - sharegpt  `<split>.jsonl`, one `{"id", "conversations": [{"from", "value"}]}` per line
@@ -82,7 +84,9 @@ def _features():  # noqa: ANN202 - datasets is imported lazily (slow import)
     text = Value("string")
     return Features({
         "id": text, "specialist": text, "category": text, "generator": text, "format": text,
-        "messages": List({"role": text, "content": text}),
+        "messages": List({"role": text, "content": text, "tool_calls": List({
+            "id": text, "type": text, "function": {"name": text, "arguments": text}}), "tool_call_id": text}),
+        "tools": text,
         "source": text, "commit": text, "path": text, "session_id": text, "group": text,
         "added_at": text, "corpus_version_added": Value("int64"),
     })

@@ -99,3 +99,30 @@ def test_alpaca_leaves_the_session_with_tool_calls_out() -> None:
     assert sel.left_out["alpaca_not_single_turn"] == 1
     # a single call answered as JSON text is single-turn: alpaca keeps it as its output text
     assert {r.example.generator for r in sel.rows} == {"ast_code", "tool_specs"}
+
+
+def test_hf_and_parquet_tables_keep_the_calls_the_results_answer_and_the_tool_schemas(tmp_path: Path) -> None:
+    from datasets import load_dataset, load_from_disk
+
+    session = tool_session_example()
+    tables = {}
+    for fmt in ("hf", "parquet"):
+        export_corpus(_corpus(), ExportOptions(format=fmt, validation_share=0), tmp_path / fmt)
+    tables["hf"] = load_from_disk(str(tmp_path / "hf" / "data"))["train"]
+    tables["parquet"] = load_dataset("parquet", data_files=str(tmp_path / "parquet" / "data" / "train-*.parquet"),
+                                     split="train")
+    for fmt, table in tables.items():
+        [row] = [r for r in table if r["id"] == session.id]
+        msgs = row["messages"]
+        assert [m["role"] for m in msgs] == [m.role for m in session.messages], fmt
+        # every call the assistant made, with its id and JSON arguments, and the call each result answers
+        for got, want in zip(msgs, session.messages, strict=True):
+            assert got["content"] == want.content
+            assert got["tool_calls"] == [c.model_dump(mode="json") for c in want.tool_calls or ()], fmt
+            assert got["tool_call_id"] == want.tool_call_id
+        assert [c["function"]["name"] for c in msgs[4]["tool_calls"]] == ["open_file", "search"]
+        assert json.loads(row["tools"]) == [{"type": "function", "function": SEARCH_TOOL},
+                                            {"type": "function", "function": OPEN_TOOL}]
+        # a row that calls nothing has no tools and empty call lists: one schema for the whole table
+        plain = next(r for r in table if r["generator"] != "sessions" and r["generator"] != "tool_specs")
+        assert plain["tools"] is None and all(m["tool_calls"] == [] for m in plain["messages"])
