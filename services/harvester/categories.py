@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "plan_feature": "planning", "plan_session": "planning",
     "interrupt": "interrupts",
     "write_test": "repo_tests",
+    "record_math": "record_math",
     "fix_mutant": "mutants", "review_mutant": "mutants",
 }
 

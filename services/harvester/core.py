@@ -34,6 +34,7 @@ from services.harvester.generators.git_diffs import GitDiffs
 from services.harvester.generators.interrupts import Interrupts
 from services.harvester.generators.mutants import Mutants
 from services.harvester.generators.planning import Planning
+from services.harvester.generators.record_math import RecordMath
 from services.harvester.generators.repo_tests import RepoTests
 from services.harvester.generators.self_description import SelfDescription
 from services.harvester.generators.sessions import Sessions
@@ -55,6 +56,7 @@ SOURCES: tuple[Callable[[], Generator], ...] = (
     AstCode, GitDiffs, Sessions, ToolSpecs, Docs, External,
     # issue 11, "every category fed": one module each
     ExecReasoning, Affect, SelfDescription, FixReasoning, Planning, Interrupts, RepoTests, Mutants,
+    RecordMath,
 )
 
 MIN_ANSWER_TOKENS = 10

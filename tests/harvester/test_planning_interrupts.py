@@ -28,6 +28,7 @@ def call(name: str, args: dict) -> dict:
 
 
 def test_a_feature_built_over_several_commits_becomes_its_plan(repo_builder: RepoBuilder) -> None:
+    repo_builder.commit("Initial import", {"pkg/__init__.py": ""})  # a root commit imports, it changes nothing
     repo_builder.commit("Add a rate limiter", {"pkg/limiter.py": "def allow(n: int) -> bool:\n    return n < 10\n"})
     repo_builder.commit("Unrelated: README", {"README.md": "# pkg\n"})
     repo_builder.commit("Limiter: a window per client",
@@ -39,12 +40,16 @@ def test_a_feature_built_over_several_commits_becomes_its_plan(repo_builder: Rep
     [d], _ = run(Planning(), HarvestPlan(specialist="orchestrator", repo=repo_builder.root))
     assert d.task == "plan_feature" and "Goal: Add a rate limiter" in d.prompt
     assert "`pkg/limiter.py`" in d.prompt and "`tests/test_limiter.py`" in d.prompt  # the files involved
-    steps = [ln for ln in d.answer.splitlines() if ln[:2] in ("1.", "2.", "3.")]
+    assert "Code involved: `allow`, `test_allow`" in d.prompt
+    steps = [ln for ln in d.answer.splitlines() if ln[:1].isdigit()]
     # the steps in the order the work was done; the README commit touched nothing of the feature
-    assert steps == ["1. Add a rate limiter (create `pkg/limiter.py`).",
-                     "2. Limiter: a window per client (change `pkg/limiter.py`).",
-                     "3. Limiter: tests (create `tests/test_limiter.py`; change `pkg/limiter.py`)."]
-    assert "README" not in d.answer and d.answer.endswith("Done when the tests in `tests/test_limiter.py` pass.")
+    assert steps == ["1. Create `pkg/limiter.py` and add `allow`.",
+                     "2. In `pkg/limiter.py`, change `allow`.",
+                     "3. In `pkg/limiter.py`, change `allow`.",
+                     "4. Create `tests/test_limiter.py` and add the test `test_allow`."]
+    assert "README" not in d.answer
+    assert d.answer.endswith("as 3 commits, in this order: steps 1, then 2, then 3-4. "
+                             "Done when the tests in `tests/test_limiter.py` pass.")
 
 
 def test_a_multi_step_session_task_becomes_its_plan(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ what the mutation does to the behaviour, in words bound to that operator, and gi
 
 Bounded (MAX_MUTANTS tried, `plan.mutant_budget_s` of wall time in all, 0: off) and counted (`mutants:<reason>`):
 `no_test_file` (no test file imports the module), `baseline_failing` (a test file that fails or
-cannot import on the unchanged code, e.g. a test dependency not installed), `survived` (the tests
+cannot import on the unchanged code, e.g. a test dependency not installed), `suite_not_runnable`
+(the first GIVE_UP_AFTER test files all failed: the rest are not tried), `no_passing_test` (a function
+whose test files all failed there), `survived` (the tests
 still pass: no example), `import_error` (the mutant broke collection: no readable failure),
 `timeout`, `over_limit`, `out_of_time`, `unstable_output` (a memory address in the output), and
 `sandbox_unavailable` (nothing is run unconfined).
@@ -47,8 +49,10 @@ MAX_TREE_BYTES = 8_000_000  # the repository's Python files copied into the sand
 MAX_MUTANTS = 48  # tried per harvest
 MAX_FUNCTION_LINES = 60  # a longer function is past the prompt band
 MAX_TEST_FILES = 4  # per module: the test files that import it, closest first
-MAX_BASELINE = 24  # test files run on the unchanged code per harvest
+MAX_BASELINE = 12  # test files run on the unchanged code per harvest
+GIVE_UP_AFTER = 6  # test files that all failed on the unchanged code: the suite cannot run here
 TEST_TIMEOUT_S = 20
+BASELINE_TIMEOUT_S = 10  # a test file slower than this on the unchanged code is too slow to run per mutant
 CHUNK = 6  # mutants per sandbox run: the sandbox returns only the last 20 kB of output
 MAX_FAILURE_LINES = 28
 
@@ -487,44 +491,55 @@ class Mutants:
         covered = [s for s in sites if tests_for(s.module, test_imports, known)]
         if len(covered) < len(sites):
             ctx.skips.add(NAME, "no_test_file", len(sites) - len(covered))
-        chosen, over = pick(covered, self.max_mutants, seed=head)
-        if over:
-            ctx.skips.add(NAME, "over_limit", over)
-        if not chosen:
+        if not covered:
             return
         started = time.monotonic()
         try:
-            yield from self._run(ctx, tree, sources, test_imports, known, chosen, started)
+            passing = self._baseline(ctx, tree, [tests_for(s.module, test_imports, known) for s in covered], started)
+            runnable = [s for s in covered if set(tests_for(s.module, test_imports, known)) & passing]
+            if len(runnable) < len(covered):
+                ctx.skips.add(NAME, "no_passing_test", len(covered) - len(runnable))
+            chosen, over = pick(runnable, self.max_mutants, seed=head)
+            if over:
+                ctx.skips.add(NAME, "over_limit", over)
+            yield from self._run(ctx, tree, sources, test_imports, known, passing, chosen, started)
         except SandboxUnavailable:
-            ctx.skips.add(NAME, "sandbox_unavailable", len(chosen))
+            ctx.skips.add(NAME, "sandbox_unavailable", len(covered))
 
-    def _run(self, ctx: Context, tree: dict[str, str], sources: dict[str, str], test_imports: dict[str, set[str]],
-             known: set[str], chosen: list[Mutant], started: float) -> Iterator[Draft]:
-        wanted = sorted({t for m in chosen for t in tests_for(m.module, test_imports, known)})
-        if len(wanted) > MAX_BASELINE:  # a large suite: the test files of the first mutants only
-            keep: list[str] = []
-            for m in chosen:
-                keep.extend(t for t in tests_for(m.module, test_imports, known) if t not in keep)
+    def _baseline(self, ctx: Context, tree: dict[str, str], per_site: list[list[str]], started: float) -> set[str]:
+        """The test files that pass on the unchanged code: the only ones a mutant is run against."""
+        wanted = sorted({t for ts in per_site for t in ts})
+        # smallest first: they import least and run fastest; and a suite whose first files all fail here
+        # (they need a network, a service, a dependency not installed) is not tried file by file
+        wanted.sort(key=lambda t: (len(tree[t]), t))
+        if len(wanted) > MAX_BASELINE:
             ctx.skips.add(NAME, "test_files_over_limit", len(wanted) - MAX_BASELINE)
-            wanted = sorted(keep[:MAX_BASELINE])
+            wanted = wanted[:MAX_BASELINE]
         passing: set[str] = set()
+        tried = 0
         for k in range(0, len(wanted), CHUNK):
             left = self.time_budget_s - (time.monotonic() - started)
             if left <= 0:
                 ctx.skips.add(NAME, "out_of_time", len(wanted) - k)
                 break
+            if k >= GIVE_UP_AFTER and not passing:
+                ctx.skips.add(NAME, "suite_not_runnable", len(wanted) - k)
+                break
             part = wanted[k:k + CHUNK]
-            base = run_jobs(tree, [{"id": i, "tests": [t], "timeout": min(TEST_TIMEOUT_S, left)}
-                                   for i, t in enumerate(part)], timeout_s=min(left, TEST_TIMEOUT_S * len(part)) + 10)
+            base = run_jobs(tree, [{"id": i, "tests": [t], "timeout": min(BASELINE_TIMEOUT_S, left)}
+                                   for i, t in enumerate(part)],
+                            timeout_s=min(left, BASELINE_TIMEOUT_S * len(part)) + 10)
             passing.update(t for i, t in enumerate(part) if base.get(i, {}).get("rc") == 0)
-        if failing := len(wanted) - len(passing):
+            tried = k + len(part)
+        if failing := tried - len(passing):
             ctx.skips.add(NAME, "baseline_failing", failing)
+        return passing
+
+    def _run(self, ctx: Context, tree: dict[str, str], sources: dict[str, str], test_imports: dict[str, set[str]],
+             known: set[str], passing: set[str], chosen: list[Mutant], started: float) -> Iterator[Draft]:
         jobs = []
         for i, m in enumerate(chosen):
             tests = [t for t in tests_for(m.module, test_imports, known) if t in passing]
-            if not tests:
-                ctx.skips.add(NAME, "no_passing_test")
-                continue
             jobs.append({"id": i, "rel": m.rel, "text": mutated_source(sources[m.rel], m), "tests": tests,
                          "timeout": TEST_TIMEOUT_S})
         for k in range(0, len(jobs), CHUNK):
