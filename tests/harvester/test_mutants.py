@@ -174,3 +174,31 @@ def test_the_repository_is_untouched(calc_repo: RepoBuilder) -> None:
     before = {p: p.read_text() for p in Path(calc_repo.root).rglob("*.py")}
     run(calc_repo)
     assert {p: p.read_text() for p in Path(calc_repo.root).rglob("*.py")} == before
+
+
+def test_the_explanation_reads_the_expression_and_where_it_sits() -> None:
+    import ast
+
+    from services.harvester.generators.mutants import explanation
+
+    src = ("def f(x: int, key: str | None = None) -> int:\n    if key is None:\n        key = 'k'\n"
+           "    if x > 3:\n        return 1\n    return 0\n")
+    ms = {m.mutated.strip(): m for s in sites_of("m.py", src, ast.parse(src)) for m in s.mutants}
+    # the None-default idiom, named as such
+    assert "overwritten by the default" in explanation(ms["if key is not None:"])
+    assert "`key` the caller passed" in explanation(ms["if key is not None:"])
+    # a boundary and an off-by-one, each with its own expression
+    assert explanation(ms["if x >= 3:"]).startswith("`x >= 3` differs from `x > 3` only when the two sides are equal")
+    assert explanation(ms["if x > 4:"]) == "`x > 4` is off by one: the intended bound is `3`, not `4`."
+
+
+def test_the_error_named_is_the_one_that_finally_failed() -> None:
+    from services.harvester.generators.mutants import error_line
+
+    block = ("src/a.py:3: in loads\n    raise BadSignature('x')\nE   BadSignature: does not match\n\n"
+             "During handling of the above exception, another exception occurred:\n"
+             "tests/test_a.py:9: in test_x\n    f()\nE   TypeError: argument after ** must be a mapping\n"
+             "E     more detail\n")
+    assert error_line(block) == "TypeError: argument after ** must be a mapping"
+    assert error_line("tests/t.py:1: in t\nE   AssertionError: assert 1 == 2\nE     detail\n") == \
+        "AssertionError: assert 1 == 2"

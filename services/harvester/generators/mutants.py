@@ -137,12 +137,21 @@ class Edit:
     node: ast.expr
 
 
+def _is_none_test(t: ast.expr) -> bool:
+    return isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is) \
+        and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None
+
+
 def _roles(fn: FnNode) -> dict[int, str]:
     """id(expression) -> where it sits, for the expressions whose truth decides control flow."""
     out: dict[int, str] = {}
     for n in _own_nodes(fn):
         if isinstance(n, ast.If | ast.While):
             out[id(n.test)] = "if" if isinstance(n, ast.If) else "while"
+            t = n.test
+            if isinstance(n, ast.If) and _is_none_test(t) and n.body and isinstance(a := n.body[0], ast.Assign) \
+                    and len(a.targets) == 1 and ast.unparse(a.targets[0]) == ast.unparse(t.left):  # type: ignore[attr-defined]
+                out[id(t)] = "if_default"  # `if x is None: x = <default>`: the None-default idiom
         elif isinstance(n, ast.Return) and n.value is not None:
             out[id(n.value)] = "return"
         elif isinstance(n, ast.Assert):
@@ -359,11 +368,16 @@ def trimmed(block: str) -> str:
 
 
 def error_line(block: str) -> str | None:
-    """The first `E ` line: what failed, in pytest's words."""
+    """The first line of the last `E ` block: what finally failed, in pytest's words (an exception
+    raised while handling another is reported after it)."""
+    first = None
+    previous_e = False
     for ln in block.splitlines():
-        if ln.startswith("E "):
-            return ln[1:].strip()
-    return None
+        is_e = ln.startswith("E ")
+        if is_e and not previous_e and ln[1:].strip():
+            first = ln[1:].strip()
+        previous_e = is_e
+    return first
 
 
 _WHERE = {"if": "the branch under it now runs in exactly the cases it should skip, and the other way round",
@@ -376,8 +390,12 @@ _WHERE = {"if": "the branch under it now runs in exactly the cases it should ski
 def explanation(m: Mutant) -> str:
     """What the mutation does to the behaviour, from the expression and where it sits."""
     old, new = f"`{m.expr}`", f"`{m.expr_new}`"
+    if m.role == "if_default" and m.kind == "negation":
+        name = m.expr.rsplit(" is None", 1)[0]
+        return (f"`if {m.expr}:` fills in a default only when no `{name}` was given. With {new}, a `{name}` the "
+                f"caller passed is overwritten by the default, and a missing one stays `None`.")
     if m.kind in ("negation", "not_dropped"):
-        return f"{new} is the negation of {old}: {_WHERE[m.role]}."
+        return f"{new} is the negation of {old}: {_WHERE.get(m.role, _WHERE['if'])}."
     if m.kind == "boundary":
         return (f"{new} differs from {old} only when the two sides are equal: that boundary case now takes "
                 f"the other path.")
