@@ -202,3 +202,17 @@ def test_the_error_named_is_the_one_that_finally_failed() -> None:
     assert error_line(block) == "TypeError: argument after ** must be a mapping"
     assert error_line("tests/t.py:1: in t\nE   AssertionError: assert 1 == 2\nE     detail\n") == \
         "AssertionError: assert 1 == 2"
+
+
+@needs_sandbox
+def test_without_pytest_in_the_sandbox_nothing_is_claimed_and_it_says_why(calc_repo: RepoBuilder,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.harvester.generators import mutants
+
+    # the runner as it would be on an interpreter without pytest
+    without = mutants.RUNNER.replace("    import pytest  #", "    import pytest_absent  #")
+    assert without != mutants.RUNNER
+    monkeypatch.setattr(mutants, "RUNNER", without)
+    drafts, skips = run(calc_repo)
+    assert drafts == []
+    assert skips["mutants:pytest_unavailable"] >= 3 and "mutants:baseline_failing" not in skips

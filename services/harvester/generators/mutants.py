@@ -21,7 +21,8 @@ cannot import on the unchanged code, e.g. a test dependency not installed), `sui
 (the first GIVE_UP_AFTER test files all failed: the rest are not tried), `no_passing_test` (a function
 whose test files all failed there), `survived` (the tests
 still pass: no example), `import_error` (the mutant broke collection: no readable failure),
-`timeout`, `over_limit`, `out_of_time`, `unstable_output` (a memory address in the output), and
+`timeout`, `over_limit`, `out_of_time`, `unstable_output` (a memory address in the output),
+`pytest_unavailable` (the interpreter has no pytest: a runtime dependency of the package), and
 `sandbox_unavailable` (nothing is run unconfined).
 """
 
@@ -289,7 +290,11 @@ os.environ.update({"TMPDIR": str(work / "tmp"), "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 # no .pyc files: a mutant the same size as the line it replaces, written within the same second,
 # would otherwise be run from the bytecode cached for the previous job's source
 sys.dont_write_bytecode = True
-import pytest  # once, before the forks: each job's child imports only the repository afresh
+try:
+    import pytest  # once, before the forks: each job's child imports only the repository afresh
+except ImportError:
+    print(json.dumps({"no_pytest": True}), flush=True)
+    sys.exit(0)
 paths = [str(root / "src"), str(root)]
 header = re.compile(r"^_{3,} (.+?) _{3,}$")
 def failure(out):
@@ -353,8 +358,14 @@ def run_jobs(tree: dict[str, str], jobs: list[dict], timeout_s: float) -> dict[i
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if row.get("no_pytest"):
+            raise PytestUnavailable("pytest is not installed for the sandbox's interpreter")
         out[int(row["id"])] = row
     return out
+
+
+class PytestUnavailable(RuntimeError):
+    """The sandbox's interpreter has no pytest: no repository test can run (a runtime dependency)."""
 
 
 # ---------------------------------------------------------------------------- the drafts
@@ -523,6 +534,8 @@ class Mutants:
             yield from self._run(ctx, tree, sources, test_imports, known, passing, chosen, started)
         except SandboxUnavailable:
             ctx.skips.add(NAME, "sandbox_unavailable", len(covered))
+        except PytestUnavailable:
+            ctx.skips.add(NAME, "pytest_unavailable", len(covered))
 
     def _baseline(self, ctx: Context, tree: dict[str, str], per_site: list[list[str]], started: float) -> set[str]:
         """The test files that pass on the unchanged code: the only ones a mutant is run against."""
