@@ -40,13 +40,13 @@ def test_a_feature_built_over_several_commits_becomes_its_plan(repo_builder: Rep
     [d], _ = run(Planning(), HarvestPlan(specialist="orchestrator", repo=repo_builder.root))
     assert d.task == "plan_feature" and "Goal: Add a rate limiter" in d.prompt
     assert "`pkg/limiter.py`" in d.prompt and "`tests/test_limiter.py`" in d.prompt  # the files involved
-    assert "Code involved: `allow`, `test_allow`" in d.prompt
+    assert "Code involved: `allow(n, window)`, `test_allow`" in d.prompt
     steps = [ln for ln in d.answer.splitlines() if ln[:1].isdigit()]
     # the steps in the order the work was done; the README commit touched nothing of the feature
-    assert steps == ["1. Create `pkg/limiter.py` and add `allow`.",
-                     "2. In `pkg/limiter.py`, change `allow`.",
-                     "3. In `pkg/limiter.py`, change `allow`.",
-                     "4. Create `tests/test_limiter.py` and add the test `test_allow`."]
+    assert steps == ["1. Create `pkg/limiter.py` and add `allow(n)`.",
+                     "2. In `pkg/limiter.py`, change `allow(window)`: add the parameter `window` (default `60`).",
+                     "3. In `pkg/limiter.py`, change `allow(n, window)`: return `n < 10 and window > 0`.",
+                     "4. Create `tests/test_limiter.py` and add the test `test_allow` to call `allow`."]
     assert "README" not in d.answer
     assert d.answer.endswith("as 3 commits, in this order: steps 1, then 2, then 3-4. "
                              "Done when the tests in `tests/test_limiter.py` pass.")

@@ -53,7 +53,7 @@ MAX_TEST_FILES = 4  # per module: the test files that import it, closest first
 MAX_BASELINE = 12  # test files run on the unchanged code per harvest
 GIVE_UP_AFTER = 6  # test files that all failed on the unchanged code: the suite cannot run here
 TEST_TIMEOUT_S = 20
-BASELINE_TIMEOUT_S = 10  # a test file slower than this on the unchanged code is too slow to run per mutant
+BASELINE_TIMEOUT_S = 30  # a test file slower than this on the unchanged code is not used
 CHUNK = 6  # mutants per sandbox run: the sandbox returns only the last 20 kB of output
 MAX_FAILURE_LINES = 28
 
@@ -305,10 +305,10 @@ def failure(out):
     end = next((j for j in range(start + 1, len(lines)) if header.match(lines[j]) or lines[j].startswith("=")),
                len(lines))
     return header.match(lines[start]).group(1), "\n".join(lines[start + 1:end]).strip("\n")
-def pytest_in_child(tests, timeout):
+def pytest_in_child(tests, timeout, keyword=None):
     log = work / "out.txt"
     args = ["-x", "-q", "--tb=short", "--no-header", "-p", "no:cacheprovider", "-c", str(work / "empty.ini"),
-            "--rootdir", str(root), *tests]
+            "--rootdir", str(root), *tests, *(["-k", keyword] if keyword else [])]
     pid = os.fork()
     if pid == 0:  # the child: a fresh import of the repository, its output to a file
         try:
@@ -337,7 +337,9 @@ for job in json.loads((work / "jobs.json").read_text()):
     if target:
         target.write_text(job["text"])
     t0 = time.monotonic()
-    rc, out = pytest_in_child(job["tests"], job["timeout"])
+    rc, out = pytest_in_child(job["tests"], job["timeout"], job.get("keyword"))
+    if rc in (0, 5) and job.get("keyword"):  # none named for it, or they all passed: all of the files' tests
+        rc, out = pytest_in_child(job["tests"], max(1.0, job["timeout"] - (time.monotonic() - t0)))
     if target:
         target.write_text(saved)
     test, block = failure(out) if rc == 1 else (None, None)
@@ -346,11 +348,20 @@ for job in json.loads((work / "jobs.json").read_text()):
 '''
 
 
+def keyword(qualname: str) -> str | None:
+    """The `-k` expression selecting the tests named for a function: its own name, stripped of leading
+    underscores; none for dunders (`__init__` names no test) or names too short to mean anything."""
+    name = qualname.rsplit(".", 1)[-1].lstrip("_")
+    if qualname.rsplit(".", 1)[-1].startswith("__") or len(name) < 4 or not name.isidentifier():
+        return None
+    return name
+
+
 def run_jobs(tree: dict[str, str], jobs: list[dict], timeout_s: float) -> dict[int, dict]:
     """Run `jobs` in one sandbox over a copy of `tree`; raises SandboxUnavailable."""
     res = run_python({"runner.py": RUNNER, "tree.json": json.dumps(tree), "jobs.json": json.dumps(jobs)},
                      "runner.py", timeout_s=timeout_s,
-                     limits=Limits(cpu_s=int(timeout_s) + 10, memory_bytes=2 * 1024**3, processes=64,
+                     limits=Limits(cpu_s=int(timeout_s) + 10, memory_bytes=2 * 1024**3, processes=256,
                                    open_files=256))
     out: dict[int, dict] = {}
     for line in res.stdout.splitlines():
@@ -480,6 +491,7 @@ class Mutants:
 
     def __init__(self, max_mutants: int = MAX_MUTANTS) -> None:
         self.max_mutants = max_mutants
+        self.seconds: dict[str, float] = {}  # test file -> its run time on the unchanged code
 
     def run(self, ctx: Context) -> Iterator[Draft]:
         root = ctx.plan.repo
@@ -560,7 +572,10 @@ class Mutants:
             base = run_jobs(tree, [{"id": i, "tests": [t], "timeout": min(BASELINE_TIMEOUT_S, left)}
                                    for i, t in enumerate(part)],
                             timeout_s=min(left, BASELINE_TIMEOUT_S * len(part)) + 10)
-            passing.update(t for i, t in enumerate(part) if base.get(i, {}).get("rc") == 0)
+            for i, t in enumerate(part):
+                if base.get(i, {}).get("rc") == 0:
+                    passing.add(t)
+                    self.seconds[t] = float(base[i].get("seconds") or BASELINE_TIMEOUT_S)
             tried = k + len(part)
         if failing := tried - len(passing):
             ctx.skips.add(NAME, "baseline_failing", failing)
@@ -571,8 +586,11 @@ class Mutants:
         jobs = []
         for i, m in enumerate(chosen):
             tests = [t for t in tests_for(m.module, test_imports, known) if t in passing]
+            # the tests named for the function first (`-k name`): a large test file runs in a fraction
+            # a mutant that loops forever is stopped at twice its files' time on the unchanged code
+            timeout = min(TEST_TIMEOUT_S, 2 * sum(self.seconds.get(t, BASELINE_TIMEOUT_S) for t in tests) + 3)
             jobs.append({"id": i, "rel": m.rel, "text": mutated_source(sources[m.rel], m), "tests": tests,
-                         "timeout": TEST_TIMEOUT_S})
+                         "keyword": keyword(m.qualname), "timeout": timeout})
         for k in range(0, len(jobs), CHUNK):
             left = self.time_budget_s - (time.monotonic() - started)
             if left <= 0:

@@ -9,10 +9,16 @@ the same definitions, mention the names it added, change the files it created, o
 it) wrote the failing test for its module. A series becomes a plan when it changed source and
 also its tests, docs or changelog, in at least MIN_STEPS steps: one step per file a commit
 touched, source before tests before docs before the changelog within a commit, commits in their
-order. The prompt shows the goal (the start's subject), the files and the definitions involved;
-the answer says which file gets which definition added, changed or removed, which tests, docs and
-changelog follow, and how the steps were grouped into commits. Bot commits, version bumps,
-docs-only and sweeping commits are skipped and counted.
+order. The prompt shows the goal (the start's subject), the files and the code involved; each
+step of the answer says what changes, from facts planning_facts reads in the AST before and after
+(a new function's signature, a parameter added or dropped, an exception now raised or caught, a
+warning now emitted, a call swapped, a new check, a constant's value; which of the series' names a
+new test calls and what it expects; a docs section or deprecation notice added; that a changelog
+entry is added, never its text), then how the steps were grouped into commits. Every name a step
+spells is in the prompt's "Code involved". Comment- and docstring-only edits and config files are
+no steps (counted); a plan whose code steps mostly only name definitions ("change `f`") restates
+its prompt and is skipped as `name_dump`. Bot commits, version bumps, docs-only and sweeping
+commits are skipped and counted.
 
 From sessions, a conversation in which the assistant called tools across several turns becomes
 the plan for its first request: one step per call, in order, with its arguments, and each later
@@ -21,6 +27,7 @@ request as the point where it continued.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,13 +38,15 @@ import git
 from services.harvester.base import Context, Draft, Skips
 from services.harvester.generators.affect import call_text, clip, conversations
 from services.harvester.generators.planning_changes import Change, FileChange, public, read_change
+from services.harvester.generators.planning_facts import Facts, definition_facts, docs_facts, test_calls
 from services.harvester.gitlog import Commit, read_commits
 from services.harvester.session_formats import Conversation
 
 NAME = "planning"
 MIN_STEPS = 3  # steps (a file's part in one commit): source + its test + a changelog entry at least
 MAX_STEPS = 7  # commits in one series
-MAX_PLAN_STEPS = 12  # file steps in one answer: more is a list, not a plan
+MAX_PLAN_STEPS = 12  # file steps in one series: more is a list, not a plan
+MAX_ANSWER_STEPS = 8  # steps left once comment and config edits are omitted: a longer answer is history, not a plan
 WINDOW = 15  # a continuation lies within this many commits of the last step
 MAX_FILES_SHOWN = 12
 MAX_NAMES_SHOWN = 4  # per kind of change in one step
@@ -188,13 +197,30 @@ def feature_series(changes: list[Change | None], skips: Skips | None = None) -> 
     return found
 
 
-def _code(names: list[str], used: set[str]) -> str:
-    """At most MAX_NAMES_SHOWN names, each recorded in `used`: the prompt shows every name the
-    answer uses, and only those."""
-    shown = names[:MAX_NAMES_SHOWN]
-    used.update(shown)
-    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return ", ".join(f"`{n}`" for n in shown) + more
+class _Shown:
+    """What the prompt must show: each definition the answer names (with the parameters it names,
+    `Serializer.__init__(fallback_signers)`) and each other name a fact spells (`BadSignature`)."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, list[str]] = {}
+        self.names: set[str] = set()
+
+    def define(self, q: str, params: list[str] | None = None) -> str:
+        params = params or []
+        ps = self.defs.setdefault(q, [])
+        ps.extend(p for p in params if p not in ps)
+        return f"`{q}({', '.join(params)})`" if params else f"`{q}`"
+
+    def facts(self, f: Facts) -> str:
+        self.names.update(f.names)
+        return ", ".join(f.phrases)
+
+    def line(self) -> str:
+        entries = [f"`{q}({', '.join(ps)})`" if ps else f"`{q}`" for q, ps in sorted(self.defs.items())]
+        covered = {w for q, ps in self.defs.items() for w in (q, *q.split("."), *ps)}
+        covered |= {n.split("(")[0] for n in self.names if "(" in n}  # `f(tz)` shows `f` too
+        entries += [f"`{n}`" for n in sorted(self.names - covered)]
+        return ", ".join(entries)
 
 
 def _files(paths: set[str]) -> str:
@@ -203,67 +229,188 @@ def _files(paths: set[str]) -> str:
     return ", ".join(f"`{p}`" for p in shown) + more
 
 
-def _shown_defs(f: FileChange) -> tuple[list[str], list[str], list[str]]:
-    """The definitions a file gained, lost and changed (a private helper too: where the work went)."""
-    def keep(q: str) -> bool:
-        return not q.rsplit(".", 1)[-1].startswith("__") or public(q)
-    return ([q for q in f.added if keep(q)], [q for q in f.removed if keep(q)], [q for q in f.changed if keep(q)])
+def _shown(qs: list[str]) -> list[str]:
+    """The definitions a step names: not a private dunder, the public API first (a private helper
+    too, after it: where the work went)."""
+    keep = [q for q in qs if not q.rsplit(".", 1)[-1].startswith("__") or public(q)]
+    return sorted(keep, key=lambda q: not public(q))
+
+
+def _more(n: int) -> str:
+    return f" and {n} more" if n > 0 else ""
+
+
+def _is_test(q: str) -> bool:
+    return q.rsplit(".", 1)[-1].startswith("test")
+
+
+@dataclass
+class Step:
+    text: str
+    concrete: bool  # says what changes, not only which names: a plan of unconcrete steps is a name dump
+    role: str = ""  # the file's: source and test steps are the ones that must say what changes
+
+
+def _source_step(f: FileChange, known: set[str], shown: _Shown) -> Step:
+    """Each added, changed and removed definition with what changed in it (at most MAX_NAMES_SHOWN)."""
+    added, changed, removed = _shown(f.added), _shown(f.changed), _shown(f.removed)
+    items = [("add", q) for q in added] + [("change", q) for q in changed] + [("remove", q) for q in removed]
+    items.sort(key=lambda it: not public(it[1]))  # public API first, whatever was done to it
+    parts: list[str] = []
+    concrete = False
+    for verb, q in items[:MAX_NAMES_SHOWN]:
+        facts = definition_facts(f.before.get(q), f.after.get(q), known | f.defined, test=False) \
+            if verb != "remove" else Facts()
+        name = shown.define(q, facts.params)
+        detail = shown.facts(facts)
+        concrete |= bool(detail) or bool(facts.params) or verb == "remove"
+        parts.append(f"{verb} {name}" + (f": {detail}" if detail else ""))
+    if not parts:
+        return Step(f"In `{f.path}`, {_unnamed(f)}", False)
+    verb = "Create" if f.status == "added" else "In"
+    extra = len(items) - MAX_NAMES_SHOWN
+    what = "; ".join(parts) + (f"; and {extra} more definition{'s' if extra > 1 else ''}" if extra > 0 else "")
+    return Step(f"Create `{f.path}` and {what}" if verb == "Create" else f"In `{f.path}`, {what}", concrete)
+
+
+def _test_step(f: FileChange, known: set[str], shown: _Shown) -> Step:
+    """The tests (and fixtures) added and changed: which of the series' names they call and what
+    they expect; a test set to a value (`test_x = None` turns off an inherited test) with it."""
+    funcs = [q for q in (*f.added, *f.changed) if isinstance(f.after.get(q), (ast.FunctionDef, ast.AsyncFunctionDef))]
+    groups = (("add the test", [q for q in funcs if q in f.added and _is_test(q)]),
+              ("change the test", [q for q in funcs if q in f.changed and _is_test(q)]),
+              ("add the helper", [q for q in funcs if q in f.added and not _is_test(q)]),
+              ("change the helper", [q for q in funcs if q in f.changed and not _is_test(q)]))
+    parts: list[str] = []
+    concrete = False
+    room = MAX_NAMES_SHOWN
+    for verb, qs in groups:
+        if not qs or room <= 0:
+            continue
+        merged = Facts()
+        calls: set[str] = set()
+        for q in qs:
+            node = f.after[q]
+            if verb.startswith("add"):
+                calls.update(test_calls(node, known))
+            facts = definition_facts(f.before.get(q), node, known | f.defined, test=True)
+            for ph in facts.phrases:
+                merged.add(ph, *facts.names)
+        head = qs[:min(room, 2)]
+        room -= len(head)
+        names = ", ".join(shown.define(q) for q in head) + _more(len(qs) - len(head))
+        text = f"{verb}{'s' if len(qs) > 1 else ''} {names}"
+        called = sorted(calls | {ph.removeprefix("call ").strip("`") for ph in merged.phrases
+                                 if ph.startswith("call ") and " instead of " not in ph})
+        expected = [ph.removeprefix("expect ") for ph in merged.phrases if ph.startswith("expect ")]
+        other = [ph for ph in merged.phrases if not ph.startswith(("expect ", "call ")) or " instead of " in ph][:2]
+        phrases = ([f"call {', '.join(f'`{c}`' for c in called[:MAX_NAMES_SHOWN])}"] if called else []) + other \
+            + ([f"expect {', '.join(expected[:3])}"] if expected else [])
+        # `pytest.raises(A)`, `pytest.raises(B)` as one expectation, not two
+        shown.names.update(called[:MAX_NAMES_SHOWN])
+        shown.facts(merged)
+        concrete |= bool(phrases)
+        parts.append(text + (f" to {' and '.join(phrases)}" if phrases else ""))
+    for q in f.added:  # `TestJWSSerializer.test_iter_unsigners = None`: a test switched off, not written
+        node = f.after.get(q)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and room > 0 and (facts := definition_facts(
+                None, node, known, test=True)).phrases:
+            parts.append(f"set {shown.define(q)} to {facts.phrases[0].removeprefix('set to ')}")
+            concrete, room = True, room - 1
+    if not parts:
+        return Step(f"In `{f.path}`, {_unnamed(f)}", False)
+    what = "; ".join(parts)
+    return Step(f"Create `{f.path}` and {what}" if f.status == "added" else f"In `{f.path}`, {what}", concrete)
 
 
 def _unnamed(f: FileChange) -> str:
     """A change to no named definition: what its lines show."""
-    if f.same_code:
-        return "update its comments and docstrings"
     if any(_IMPORT.match(ln) for ln in f.lines) and all(_IMPORT.match(ln) or _IMPORT_TAIL.match(ln) for ln in f.lines):
         return "update its imports"
     return "change the tests' shared code" if f.role == "test" else "change module-level code"
 
 
-def step_text(f: FileChange, new_names: set[str], used: set[str]) -> str:
+def step(f: FileChange, new_names: set[str], known: set[str], shown: _Shown) -> Step:
     """One file's part in a commit, from what the commit did to it."""
-    added, removed, changed = _shown_defs(f)
+    st = _step(f, new_names, known, shown)
+    st.role = f.role
+    return st
+
+
+def _step(f: FileChange, new_names: set[str], known: set[str], shown: _Shown) -> Step:
     if f.status == "deleted":
-        return f"Delete `{f.path}`"
-    if f.role in ("source", "test"):
-        verb = "Create" if f.status == "added" else "In"
-        tests = [q for q in added if q.rsplit(".", 1)[-1].startswith("test")]
-        helpers = [q for q in added if q not in tests]
-        parts = [f"add the test{'s' if len(tests) > 1 else ''} {_code(tests, used)}" if tests else "",
-                 f"add {_code(helpers, used)}" if helpers else "",
-                 f"change {_code(changed, used)}" if changed else "",
-                 f"remove {_code(removed, used)}" if removed else ""]
-        what = "; ".join(p for p in parts if p) or _unnamed(f)
-        return f"{verb} `{f.path}`, {what}" if verb == "In" else f"Create `{f.path}` and {what}"
-    named = sorted(q for q in new_names if q.rsplit(".", 1)[-1] in f.words)
+        return Step(f"Delete `{f.path}`", True)
+    if f.role == "source":
+        return _source_step(f, known, shown)
+    if f.role == "test":
+        return _test_step(f, known, shown)
+    named = sorted(q for q in new_names if q.rsplit(".", 1)[-1] in f.words)[:MAX_NAMES_SHOWN]
+    for q in named:
+        shown.define(q)
+    names = ", ".join(f"`{q}`" for q in named)
     if f.role == "docs":
-        return f"Document {_code(named, used)} in `{f.path}`" if named else f"Update the docs in `{f.path}`"
-    if f.role == "changelog":
-        return f"Add a changelog entry for {_code(named, used)} to `{f.path}`" if named else \
-            f"Add a changelog entry to `{f.path}`"
-    return f"Update `{f.path}`"
+        facts = docs_facts(f.plus)
+        detail = shown.facts(Facts(facts.phrases[:MAX_NAMES_SHOWN], facts.names))
+        if detail:
+            return Step(f"In `{f.path}`, {detail}", True)
+        return Step(f"Document {names} in `{f.path}`" if named else f"Update the docs in `{f.path}`", bool(named))
+    # the changelog: that an entry is added, never its text (versions and issue numbers)
+    return Step(f"Add a changelog entry for {names} to `{f.path}`" if named else f"Add a changelog entry to `{f.path}`",
+                True)
 
 
-def series_draft(s: Series) -> Draft:
+def omitted(f: FileChange) -> str | None:
+    """Why a file's part in a commit is no step of the plan: a comment or docstring edit changes no
+    behaviour, and a config file (tox.ini, CI) changed on the way is housekeeping."""
+    if f.role in ("source", "test") and f.same_code and f.status != "added":
+        return "omitted_comment_step"
+    if f.role == "other":
+        return "omitted_config_step"
+    return None
+
+
+def series_draft(s: Series, skips: Skips | None = None) -> Draft | None:
+    """The plan, or None (counted) when its steps would only sort the prompt's names into files."""
     goal = subject(next(ch.commit for ch in s.steps if ch.of("source")))  # not the failing test before it
-    files = {f.path for ch in s.steps for f in ch.files}
     new_names = {q for ch in s.steps for f in ch.of("source") for q in f.added if public(q)}
-    lines: list[str] = []
+    touched = {q for ch in s.steps for f in ch.of("source") for q in (*f.added, *f.changed, *f.removed)}
+    known = touched | {p for q in touched for p in q.split(".")}
+    steps: list[Step] = []
     groups: list[tuple[int, int]] = []
-    used: set[str] = set()
+    shown = _Shown()
+    files: set[str] = set()
     for ch in s.steps:
-        first = len(lines) + 1
+        first = len(steps) + 1
         for f in sorted(ch.files, key=lambda f: (_ROLE_ORDER[f.role], f.path)):
-            lines.append(f"{len(lines) + 1}. {step_text(f, new_names, used)}.")
-        groups.append((first, len(lines)))
-    code = f"\n\nCode involved: {', '.join(f'`{q}`' for q in sorted(used))}" if used else ""
+            if (why := omitted(f)) is not None:
+                if skips is not None:
+                    skips.add(NAME, why)
+                continue
+            steps.append(step(f, new_names, known, shown))
+            files.add(f.path)
+        if len(steps) >= first:
+            groups.append((first, len(steps)))
+    code = [st for st in steps if st.role in ("source", "test")]
+    if len(steps) < MIN_STEPS or len(steps) > MAX_ANSWER_STEPS or 2 * sum(st.concrete for st in code) < len(code) \
+            or not any(st.concrete for st in code):
+        if skips is not None:
+            skips.add(NAME, "too_few_steps" if len(steps) < MIN_STEPS else "too_many_steps"
+                      if len(steps) > MAX_ANSWER_STEPS else "name_dump")
+        return None
+    lines = [f"{i}. {st.text}." for i, st in enumerate(steps, 1)]
     prompt = (f"Plan the work, step by step, in the order you would do it.\n\nGoal: {goal}\n\n"
-              f"Files involved: {_files(files)}{code}")
+              f"Files involved: {_files(files)}")
+    if code_line := shown.line():
+        prompt += f"\n\nCode involved: {code_line}"
     spans = [f"{a}" if a == b else f"{a}-{b}" for a, b in groups]
     if len(groups) == 1:
         shape = f"All {len(lines)} steps went in as one commit."
     else:
         shape = f"The steps went in as {len(groups)} commits, in this order: steps {', then '.join(spans)}."
-    tests = sorted({f.path for ch in s.steps for f in ch.of("test")})
+    first_roles = {f.role for f in s.steps[0].files}
+    if len(groups) > 1 and first_roles == {"test"}:
+        shape += " The test was written first, in a commit of its own, before the change it checks."
+    tests = sorted({f.path for ch in s.steps for f in ch.of("test") if f.path in files})
     done = f" Done when the tests in {_files(set(tests))} pass." if tests else ""
     answer = "\n".join(lines) + "\n\n" + shape + done
     return Draft(generator=NAME, task="plan_feature", messages=(("user", prompt), ("assistant", answer)),
@@ -305,7 +452,8 @@ class Planning:
             changes = [read_change(repo, c, with_code=len(c.files) <= MAX_STEP_FILES)
                        if len(c.parents) == 1 and c.files else None for c in commits]
             for s in feature_series(changes, ctx.skips):
-                yield series_draft(s)
+                if (d := series_draft(s, ctx.skips)) is not None:
+                    yield d
         for conv in conversations(ctx, NAME):
             if (d := session_draft(conv)) is not None:
                 yield d

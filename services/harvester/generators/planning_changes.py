@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 import git
 
 from services.harvester.base import in_skipped_dir
+from services.harvester.generators.planning_facts import nodes
 from services.harvester.gitlog import Commit, FileDiff
 
 _CHANGELOG = re.compile(r"^(?:changes|changelog|history|news|release[-_]?notes)(?:\.\w+)?$", re.IGNORECASE)
@@ -66,10 +67,18 @@ def _body_dump(node: ast.AST) -> str:
 def definitions(source: str) -> dict[str, str] | None:
     """Qualified name ("f", "C", "C.m") -> a dump of its code; None when the text does not parse
     (Python 2 code in an old history): then nothing is claimed about that file."""
+    tree = _tree(source)
+    return None if tree is None else _definitions(tree)
+
+
+def _tree(source: str) -> ast.Module | None:
     try:
-        tree = _unannotated(ast.parse(source))
+        return _unannotated(ast.parse(source))  # type: ignore[return-value]
     except (SyntaxError, ValueError):
         return None
+
+
+def _definitions(tree: ast.Module) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -138,6 +147,10 @@ class FileChange:
     changed: list[str] = field(default_factory=list)
     words: set[str] = field(default_factory=set)  # identifiers on the diff's +/- lines
     lines: list[str] = field(default_factory=list)  # the diff's non-blank +/- lines, without the sign
+    plus: list[str] = field(default_factory=list)  # its non-blank + lines alone: what a docs step wrote
+    before: dict[str, ast.AST] = field(default_factory=dict)  # the touched definitions' nodes, before
+    after: dict[str, ast.AST] = field(default_factory=dict)  # ... and after: planning_facts reads them
+    defined: set[str] = field(default_factory=set)  # the names the file defines or imports after: what code uses
     fresh: set[str] = field(default_factory=set)  # added names the file never spelled before: what a later diff names
     same_code: bool = False  # only comments, docstrings or annotations changed
 
@@ -163,12 +176,22 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class _Parsed:
     text: str
     defs: dict[str, str] | None
+    nodes: dict[str, ast.AST] = field(default_factory=dict)
+    imported: frozenset[str] = frozenset()  # the module's top-level imports: `datetime`, `timezone`
+
+
+def _imported(tree: ast.Module) -> frozenset[str]:
+    return frozenset((a.asname or a.name).split(".")[0] for n in tree.body
+                     if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names)
 
 
 @lru_cache(maxsize=512)  # a file after one commit is the same blob before the next: parse it once
 def _parsed(blob: git.Blob) -> _Parsed:
     text = blob.data_stream.read().decode("utf-8", errors="replace")
-    return _Parsed(text, definitions(text))
+    tree = _tree(text)
+    if tree is None:
+        return _Parsed(text, None)
+    return _Parsed(text, _definitions(tree), nodes(tree), _imported(tree))
 
 
 def _blob(commit: git.Commit, path: str) -> _Parsed | None:
@@ -187,9 +210,10 @@ def read_change(repo: git.Repo, c: Commit, with_code: bool = True) -> Change:
     for f in c.files:
         if in_skipped_dir(f.path) or f.status in ("binary", "mode"):
             continue
-        lines = [ln[1:] for h in f.hunks for ln in h.lines if ln[:1] in "+-" and ln[1:].strip()]
+        signed = [ln for h in f.hunks for ln in h.lines if ln[:1] in "+-" and ln[1:].strip()]
+        lines = [ln[1:] for ln in signed]
         fc = FileChange(f.path, role(f.path), f.status, words={w for ln in lines for w in _WORD.findall(ln)},
-                        lines=lines)
+                        lines=lines, plus=[ln[1:] for ln in signed if ln[0] == "+"])
         if with_code and f.path.endswith(".py"):
             _compare(fc, f, before, after)
         files.append(fc)
@@ -210,3 +234,7 @@ def _compare(fc: FileChange, f: FileDiff, before: git.Commit | None, after: git.
     fc.same_code = old == new and _code_dump(old_src) == _code_dump(new_src)
     fc.removed = [q for q in old if q not in new]
     fc.changed = [q for q in new if q in old and new[q] != old[q]]
+    touched = {*fc.added, *fc.removed, *fc.changed}
+    fc.before = {q: n for q, n in old_p.nodes.items() if q in touched}
+    fc.after = {q: n for q, n in new_p.nodes.items() if q in touched}
+    fc.defined = {p for q in new_p.nodes for p in q.split(".")} | new_p.imported
