@@ -441,7 +441,6 @@ def drafts_for(m: Mutant, source: str, test: str, block: str) -> Iterator[Draft]
     mutated_lines = list(lines)
     mutated_lines[m.line - 1] = m.mutated
     fn = textwrap.dedent("\n".join(mutated_lines[m.def_line - 1:m.end_line]))
-    fn_line = textwrap.dedent("\n".join(mutated_lines[m.def_line - 1:m.end_line])).splitlines()[m.line - m.def_line]
     failure = trimmed(block)
     err = error_line(block)
     where = dict(generator=NAME, source=m.rel, path=m.rel, lines=(m.def_line, m.end_line))
@@ -450,8 +449,8 @@ def drafts_for(m: Mutant, source: str, test: str, block: str) -> Iterator[Draft]
     prompt = (f"The test `{test}` fails:\n\n```\n{failure}\n```\n\n"
               f"It exercises `{m.qualname}` in `{m.rel}`, which reads:\n\n```python\n{fn}\n```\n\n"
               "Find the bug and fix it.")
-    answer = (f"The bug is in `{m.qualname}`, on this line:\n\n```python\n{fn_line.strip()}\n```\n\n"
-              f"{why}{seen}\n\nThe fix restores the intended line:\n\n{fix_diff(m)}")
+    # the diff names the faulty line: quoting it once more is the repetition the judge drops
+    answer = f"The bug is in `{m.qualname}`. {why}{seen}\n\nThe fix restores the intended line:\n\n{fix_diff(m)}"
     thought = (f"1. `{test}` fails" + (f" with `{err}`" if err else "") + ".\n"
                f"2. It goes through `{m.qualname}`; the line `{m.mutated.strip()}` decides that outcome.\n"
                f"3. {why}\n"
@@ -470,8 +469,8 @@ def drafts_for(m: Mutant, source: str, test: str, block: str) -> Iterator[Draft]
                       *before, f"-{m.original}", f"+{m.mutated}", *after])
     review_prompt = (f"Review this change to `{m.qualname}`. CI ran the project's tests on it and "
                      f"`{test}` failed:\n\n```\n{failure}\n```\n\n```diff\n{diff}\n```")
-    review = (f"Request changes: this change breaks `{m.qualname}`. It replaces `{m.original.strip()}` with "
-              f"`{m.mutated.strip()}`. {why}{seen}\n\nKeep the original line:\n\n{fix_diff(m)}")
+    review = (f"Request changes: this change breaks `{m.qualname}`. {why}{seen}\n\n"
+              f"Keep the original line:\n\n{fix_diff(m)}")
     yield Draft(task="review_mutant", messages=(("user", review_prompt), ("assistant", review)), **where)
 
 
