@@ -35,8 +35,11 @@ async def test_a_tampered_candidate_is_refused_before_evaluation(
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
     bus_log = logging.getLogger("ouro.bus")
-    # an in-process `ouro` command earlier in the session quiets this logger (cli.main): hear it here
-    level, bus_log.level = bus_log.level, logging.WARNING
+    # an in-process `ouro` command earlier in the session quiets this logger (cli.main): hear it here.
+    # setLevel, not `.level =`: the logger caches "is WARNING enabled?" answers, and only setLevel
+    # clears that cache (with the attribute set, a cached "no" from the quiet phase silenced the log)
+    level = bus_log.level
+    bus_log.setLevel(logging.WARNING)
     bus_log.addHandler(handler)
     store = NatsArtifactStore(await bus.object_store(ARTIFACT_BUCKET))
     cid, cycle = new_id(), uuid.uuid4().hex
