@@ -17,9 +17,11 @@ export OURO_TRAINER_MAX_STEPS OURO_TRAINER_MAX_LENGTH
 # for the orchestrator): the full suites take hours per model on 2 cores (benchmarks/results/eval.json).
 # The subset is its own suite version; its wider intervals are what the gate sees.
 run: export OURO_EVALUATOR_MAX_PER_CATEGORY ?= 6
-# ... and 90 s (not the harvester's 240 s) for bugs run against this repository's own tests: most of
-# them need a NATS server or a model, which the sandbox cannot give them, so more time finds little.
+# ... and 90 s (not the harvester's 240 s; `make bench-learning` too, which replays this repository)
+# for bugs run against its own tests: most of them need a NATS server or a model, which the sandbox
+# cannot give them, so more time finds little.
 run: export OURO_HARVESTER_MUTANT_BUDGET_S ?= 90
+bench-learning: export OURO_HARVESTER_MUTANT_BUDGET_S ?= 90
 
 .PHONY: install run up test test-slow test-mutations bench bench-learning bench-learning-gpu lint clean
 
