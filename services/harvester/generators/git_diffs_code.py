@@ -135,7 +135,8 @@ class Module:
     imports: dict[str, int] = field(default_factory=dict)  # public name bound by a module-level `from x import`
 
 
-def _exc_name(node: ast.expr | None) -> str | None:
+def ref_name(node: ast.AST | None) -> str | None:
+    """The name a reference ends in: `X` for `X`, `mod.X` or `X(...)` (a raise, a caught type, a callee)."""
     if isinstance(node, ast.Call):
         node = node.func
     if isinstance(node, ast.Name):
@@ -168,7 +169,7 @@ def _raise_sites(body: list[ast.stmt], cond: str) -> list[tuple[str, str, int]]:
     `except T` for one in a handler."""
     out = []
     for node in body:
-        if isinstance(node, ast.Raise) and (n := _exc_name(node.exc)):
+        if isinstance(node, ast.Raise) and (n := ref_name(node.exc)):
             out.append((n, cond, node.lineno))
         elif isinstance(node, ast.If):
             test = ast.unparse(node.test)
@@ -186,27 +187,27 @@ def _raise_sites(body: list[ast.stmt], cond: str) -> list[tuple[str, str, int]]:
 def _func(fn: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> Func:
     f = Func(qualname, fn.lineno, ast.dump(fn), _params(fn))
     for node in ast.walk(fn):
-        if isinstance(node, ast.Raise) and (n := _exc_name(node.exc)):
+        if isinstance(node, ast.Raise) and (n := ref_name(node.exc)):
             f.raises.add(n)
             if node.cause is not None:
                 f.chained.append((n, ast.unparse(node.cause), node.lineno))
-        elif isinstance(node, ast.Call) and (callee := _exc_name(node.func)) and callee not in ("skip", "warn"):
+        elif isinstance(node, ast.Call) and (callee := ref_name(node.func)) and callee not in ("skip", "warn"):
             f.calls.add(callee)
         elif isinstance(node, ast.Return) and node.value is not None:
             f.returns.append((ast.unparse(node.value), node.lineno))
         elif isinstance(node, ast.ExceptHandler) and node.type is not None:
             types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
-            caught = [n for t in types if (n := _exc_name(t))]
+            caught = [n for t in types if (n := ref_name(t))]
             f.catches.update(caught)
             raised = next((r for b in node.body for x in ast.walk(b)
-                           if isinstance(x, ast.Raise) and (r := _exc_name(x.exc))), None)
+                           if isinstance(x, ast.Raise) and (r := ref_name(x.exc))), None)
             f.converts.update({c: raised for c in caught if raised})
         elif isinstance(node, ast.Call) and _is_name(node.func, "skip") and node is not fn:
             f.skips.append(ast.unparse(node))
         elif isinstance(node, ast.Call) and _is_name(node.func, "warn"):
             category = node.args[1] if len(node.args) > 1 else next(
                 (k.value for k in node.keywords if k.arg == "category"), None)
-            f.warns.add(_exc_name(category) or "UserWarning")
+            f.warns.add(ref_name(category) or "UserWarning")
     f.raise_sites = _raise_sites(fn.body, "")
     f.none_checks = sorted({(n.left.id, n.lineno) for n in ast.walk(fn) if isinstance(n, ast.Compare)
                             and isinstance(n.left, ast.Name) and n.left.id in {p for p, _ in f.params}

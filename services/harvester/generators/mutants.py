@@ -102,10 +102,6 @@ def _h(*parts: object) -> str:
     return hashlib.sha256("\x00".join(map(str, parts)).encode()).hexdigest()
 
 
-def _between(line: str, start: int, end: int) -> str:
-    return line[start:end]
-
-
 def _docstring(fn: FnNode) -> ast.AST | None:
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
@@ -528,21 +524,22 @@ class Mutants:
         # Not recorded with ctx.read_paths: an example here is a whole exercise (the function as the
         # mutant has it, the failure), true of the code it shows even after the repository moves on.
         known = {module_name(Path(rel)) for rel in sources}
-        covered = [s for s in sites if tests_for(s.module, test_imports, known)]
+        tests_of = {m: tests_for(m, test_imports, known) for m in {s.module for s in sites}}
+        covered = [s for s in sites if tests_of[s.module]]
         if len(covered) < len(sites):
             ctx.skips.add(NAME, "no_test_file", len(sites) - len(covered))
         if not covered:
             return
         started = time.monotonic()
         try:
-            passing = self._baseline(ctx, tree, [tests_for(s.module, test_imports, known) for s in covered], started)
-            runnable = [s for s in covered if set(tests_for(s.module, test_imports, known)) & passing]
+            passing = self._baseline(ctx, tree, [tests_of[s.module] for s in covered], started)
+            runnable = [s for s in covered if set(tests_of[s.module]) & passing]
             if len(runnable) < len(covered):
                 ctx.skips.add(NAME, "no_passing_test", len(covered) - len(runnable))
             chosen, over = pick(runnable, self.max_mutants, seed=head)
             if over:
                 ctx.skips.add(NAME, "over_limit", over)
-            yield from self._run(ctx, tree, sources, test_imports, known, passing, chosen, started)
+            yield from self._run(ctx, tree, sources, tests_of, passing, chosen, started)
         except SandboxUnavailable:
             ctx.skips.add(NAME, "sandbox_unavailable", len(covered))
         except PytestUnavailable:
@@ -580,11 +577,11 @@ class Mutants:
             ctx.skips.add(NAME, "baseline_failing", failing)
         return passing
 
-    def _run(self, ctx: Context, tree: dict[str, str], sources: dict[str, str], test_imports: dict[str, set[str]],
-             known: set[str], passing: set[str], chosen: list[Mutant], started: float) -> Iterator[Draft]:
+    def _run(self, ctx: Context, tree: dict[str, str], sources: dict[str, str], tests_of: dict[str, list[str]],
+             passing: set[str], chosen: list[Mutant], started: float) -> Iterator[Draft]:
         jobs = []
         for i, m in enumerate(chosen):
-            tests = [t for t in tests_for(m.module, test_imports, known) if t in passing]
+            tests = [t for t in tests_of[m.module] if t in passing]
             # the tests named for the function first (`-k name`): a large test file runs in a fraction
             # a mutant that loops forever is stopped at twice its files' time on the unchanged code
             timeout = min(TEST_TIMEOUT_S, 2 * sum(self.seconds.get(t, BASELINE_TIMEOUT_S) for t in tests) + 3)

@@ -18,6 +18,8 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
+from services.harvester.generators.git_diffs_code import ref_name
+
 MAX_EXPR = 48  # a quoted expression longer than this is code to read, not a fact to plan with
 MAX_PARAMS = 5  # a signature with more is shown with its first ones and "..."
 _BUILTINS = set(dir(builtins)) | {"self", "cls"}
@@ -78,17 +80,6 @@ def _defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, ast.expr]
     return out
 
 
-def _dotted(node: ast.AST) -> str | None:
-    """`BadSignature` for `BadSignature`, `exc.BadSignature` or `BadSignature("...")`."""
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
-
-
 def _walk(fn: ast.AST) -> list[ast.AST]:
     """Every node under the definition, nested functions too (a fixture's local factory is its work)."""
     out: list[ast.AST] = []
@@ -104,7 +95,7 @@ def raised(fn: ast.AST) -> dict[str, int]:
     """Exception class -> how many `raise` statements raise it (`raise err`, a variable, is no class)."""
     out: dict[str, int] = {}
     for n in _walk(fn):
-        if isinstance(n, ast.Raise) and n.exc is not None and (d := _dotted(n.exc)) and d[:1].isupper():
+        if isinstance(n, ast.Raise) and n.exc is not None and (d := ref_name(n.exc)) and d[:1].isupper():
             out[d] = out.get(d, 0) + 1
     return out
 
@@ -116,7 +107,7 @@ def caught(fn: ast.AST) -> dict[str, bool]:
         if isinstance(n, ast.ExceptHandler) and n.type is not None:
             types = n.type.elts if isinstance(n.type, ast.Tuple) else [n.type]
             reraise = len(n.body) == 1 and isinstance(n.body[0], ast.Raise) and n.body[0].exc is None
-            out.update({d: reraise for t in types if (d := _dotted(t))})
+            out.update({d: reraise for t in types if (d := ref_name(t))})
     return out
 
 
@@ -124,9 +115,9 @@ def warned(fn: ast.AST) -> set[str]:
     """The categories `warnings.warn(msg, Category)` is called with."""
     out: set[str] = set()
     for n in _walk(fn):
-        if isinstance(n, ast.Call) and _dotted(n.func) == "warn":
+        if isinstance(n, ast.Call) and ref_name(n.func) == "warn":
             cat = n.args[1] if len(n.args) > 1 else next((k.value for k in n.keywords if k.arg == "category"), None)
-            out.add(_dotted(cat) or "UserWarning" if cat is not None else "UserWarning")
+            out.add(ref_name(cat) or "UserWarning" if cat is not None else "UserWarning")
     return out
 
 
@@ -137,12 +128,12 @@ def expects(fn: ast.AST) -> dict[str, set[str]]:
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _EXPECT:
             owner = n.func.value.id if isinstance(n.func.value, ast.Name) else "self"
             key = f"{owner}.{n.func.attr}"
-            out.setdefault(key, set()).update(d for a in n.args[:1] if (d := _dotted(a)) and d[:1].isupper())
+            out.setdefault(key, set()).update(d for a in n.args[:1] if (d := ref_name(a)) and d[:1].isupper())
     return out
 
 
 def called(fn: ast.AST) -> set[str]:
-    return {d for n in _walk(fn) if isinstance(n, ast.Call) and (d := _dotted(n.func))}
+    return {d for n in _walk(fn) if isinstance(n, ast.Call) and (d := ref_name(n.func))}
 
 
 def _checks(fn: ast.AST) -> list[ast.expr]:
@@ -318,7 +309,7 @@ def definition_facts(old: ast.AST | None, new: ast.AST | None, known: set[str], 
             else:
                 f.add(f"set to `{value}`", *names)
     elif isinstance(new, ast.ClassDef) and old is None:
-        bases = [b for b in (_dotted(x) for x in new.bases) if b and b != "object"]
+        bases = [b for b in (ref_name(x) for x in new.bases) if b and b != "object"]
         if bases:
             f.add(f"a subclass of {_ticks(bases)}", *bases)
     return f

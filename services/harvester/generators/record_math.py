@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from services.harvester.base import Context, Draft
 from services.harvester.generators.record_math_loop import LOOP_PROBLEMS
 from services.harvester.generators.record_math_model import MODEL_PROBLEMS, Problem
+from services.harvester.generators.self_description import own_record, record_version
 from services.harvester.plan import LoopRecord
 
 NAME = "record_math"
@@ -44,14 +45,9 @@ class RecordMath:
     name = NAME
 
     def run(self, ctx: Context) -> Iterator[Draft]:
-        r = ctx.plan.record
-        if r is None:
-            ctx.skips.add(NAME, "no_record")
+        if (r := own_record(ctx, NAME)) is None:
             return
-        if r.specialist != ctx.plan.specialist:  # another specialist's numbers would be stated as its own
-            ctx.skips.add(NAME, "record_of_another_specialist")
-            return
-        version = r.champion.checkpoint_id if r.champion else "base"
+        version = record_version(r)
         for fn in PROBLEMS:
             p = fn(r)
             if p is None:

@@ -408,19 +408,32 @@ CATEGORY_QUESTIONS: tuple[tuple[tuple[str, ...], object], ...] = (
 )
 
 
+def own_record(ctx: Context, generator: str) -> LoopRecord | None:
+    """The harvest's record when it is this specialist's own, else None with the reason counted: another
+    specialist's record would teach a false identity and state its numbers as this one's."""
+    r = ctx.plan.record
+    if r is None:
+        ctx.skips.add(generator, "no_record")
+    elif r.specialist != ctx.plan.specialist:
+        ctx.skips.add(generator, "record_of_another_specialist")
+    else:
+        return r
+    return None
+
+
+def record_version(r: LoopRecord) -> str:
+    """The version the record describes: the champion's checkpoint, or `base` before a promotion."""
+    return r.champion.checkpoint_id if r.champion else "base"
+
+
 class SelfDescription:
     name = NAME
 
     def run(self, ctx: Context) -> Iterator[Draft]:
-        r = ctx.plan.record
-        if r is None:
-            ctx.skips.add(NAME, "no_record")
-            return
-        if r.specialist != ctx.plan.specialist:  # another specialist's record would teach a false identity
-            ctx.skips.add(NAME, "record_of_another_specialist")
+        if (r := own_record(ctx, NAME)) is None:
             return
         system = record_text(r)
-        version = r.champion.checkpoint_id if r.champion else "base"
+        version = record_version(r)
         asked = [(q, fn(r)) for q, fn in QUESTIONS]  # type: ignore[operator]
         for i, (cat, _) in enumerate(r.categories):
             for phrasings, fn in CATEGORY_QUESTIONS:
