@@ -78,6 +78,7 @@ def calc_repo(repo_builder: RepoBuilder) -> RepoBuilder:
     repo_builder.commit("calc", {
         "pkg/__init__.py": "", "pkg/calc.py": CALC, "pkg/other.py": OTHER, "tests/test_calc.py": TESTS,
         # a test file that cannot run here (its dependency is not installed): never a baseline
+        "pkg/broken.py": "def half(:\n",  # not Python: skipped and counted, the rest goes on
         "tests/test_needs_dep.py": "import not_installed_anywhere\nfrom pkg import calc\n\n\ndef test_x():\n"
                                    "    assert calc.both(True, True)\n",
     })
@@ -142,6 +143,7 @@ def test_only_killed_mutants_become_examples_with_their_own_failure_and_the_real
     # the test file whose import fails on the unchanged code is never used
     assert skips["mutants:baseline_failing"] == 1
     assert skips["mutants:no_test_file"] == 1  # pkg/other.py: no test imports it
+    assert skips["mutants:unparsable"] == 1  # pkg/broken.py
     for d in reviews:
         assert "```diff" in d.prompt and "CI ran the project's tests" in d.prompt
         assert d.answer.startswith("Request changes")

@@ -514,6 +514,7 @@ class Mutants:
             try:
                 parsed = ast.parse(text)
             except (SyntaxError, ValueError):
+                ctx.skips.add(NAME, "unparsable")  # still copied: its tests may need it as data
                 continue
             base = rel.rsplit("/", 1)[-1]
             if base.startswith("test_") or base.endswith("_test.py"):
